@@ -1,0 +1,48 @@
+"""The experiment registry: a dict that fails loudly, filled by importing ``collapselab.experiments``."""
+
+from __future__ import annotations
+
+import difflib
+
+from collapselab.core.experiment import Experiment
+
+_EXPERIMENTS: dict[str, Experiment] = {}
+
+
+class UnknownExperiment(KeyError):
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return str(self.args[0])
+
+
+def register(experiment: Experiment) -> Experiment:
+    """Add an experiment; a second experiment under the same name is an error."""
+    if experiment.name in _EXPERIMENTS and _EXPERIMENTS[experiment.name] is not experiment:
+        raise KeyError(f"duplicate experiment {experiment.name!r}")
+    _EXPERIMENTS[experiment.name] = experiment
+    return experiment
+
+
+def _load_builtin() -> None:
+    import collapselab.experiments  # noqa: F401  (registers on import)
+
+
+def all_experiments() -> dict[str, Experiment]:
+    _load_builtin()
+    return dict(sorted(_EXPERIMENTS.items()))
+
+
+def get_experiment(name: str) -> Experiment:
+    """Look up ``paper/experiment``; a bare paper slug is an error that lists its experiments."""
+    experiments = all_experiments()
+    if name in experiments:
+        return experiments[name]
+    in_paper = [n for n in experiments if n.startswith(name.rstrip("/") + "/")]
+    if in_paper:
+        raise UnknownExperiment(f"{name!r} is a paper; its experiments: {', '.join(in_paper)}")
+    close = difflib.get_close_matches(name, list(experiments), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise UnknownExperiment(f"unknown experiment {name!r}{hint}; see `collapselab list`")
+
+
+def experiments_of_paper(slug: str) -> list[Experiment]:
+    return [e for n, e in all_experiments().items() if e.paper.slug == slug]
