@@ -22,8 +22,25 @@ def register(experiment: Experiment) -> Experiment:
     return experiment
 
 
+PLUGINS_ENV = "COLLAPSELAB_EXPERIMENTS"
+
+
 def _load_builtin() -> None:
+    """Import the built-in experiments, then any modules named in $COLLAPSELAB_EXPERIMENTS.
+
+    The variable holds comma-separated importable module names: a researcher's own experiments
+    register themselves on import and then run with the same CLI, store and report.
+    """
+    import importlib
+    import os
+
     import collapselab.experiments  # noqa: F401  (registers on import)
+
+    for module in filter(None, (m.strip() for m in os.environ.get(PLUGINS_ENV, "").split(","))):
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise UnknownExperiment(f"cannot import {module!r} named in ${PLUGINS_ENV}: {exc}") from None
 
 
 def all_experiments() -> dict[str, Experiment]:

@@ -1,0 +1,212 @@
+"""The ``collapselab`` command line: list, show, run, report.
+
+User mistakes (unknown experiment or key, bad value, unusable results folder) print one line on
+stderr and exit with status 2; ``--strict`` makes a FAIL claim exit with status 1.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
+    TimeRemainingColumn
+from rich.table import Table
+
+from collapselab import __version__
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Model collapse, verification and robustness: nine papers as resumable experiments "
+                       "with checked claims.")
+console = Console()
+# typer >= 0.20 vendors click; its UsageError is the parent of typer.BadParameter either way
+_UsageError = typer.BadParameter.__mro__[1]
+STATUS_STYLE = {"PASS": "green", "FAIL": "red", "INCONCLUSIVE": "yellow"}
+
+
+class UserError(Exception):
+    """A mistake of the user's: reported in one line, exit status 2."""
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"collapselab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Print the version and exit.")] = False) -> None:
+    """collapselab: run `collapselab list` to see the experiments."""
+
+
+@app.command("list")
+def list_cmd() -> None:
+    """List the registered experiments, by paper."""
+    from collapselab.core.registry import all_experiments
+
+    table = Table("experiment", "paper", "claims", "description")
+    for name, exp in all_experiments().items():
+        first = exp.description.split(". ")[0].rstrip(".") + "."
+        table.add_row(name, f"{exp.paper.short or exp.paper.title} ({exp.paper.arxiv})", str(len(exp.claims)),
+                      first)
+    console.print(table)
+
+
+@app.command("show")
+def show_cmd(experiment: Annotated[str, typer.Argument(help="paper-slug/experiment")]) -> None:
+    """Show an experiment: description, parameters with presets, claims."""
+    from collapselab.core.registry import get_experiment
+
+    exp = _user(get_experiment, experiment)
+    console.print(f"[bold]{exp.name}[/] - {exp.paper.title} (arXiv {exp.paper.arxiv})\n{exp.description}\n")
+    table = Table("parameter", "type", "default", *exp.presets, "description")
+    for key, field in exp.params.model_fields.items():
+        ann = getattr(field.annotation, "__name__", None) or str(field.annotation).replace("typing.", "")
+        table.add_row(key, ann, repr(field.default),
+                      *(repr(exp.presets[p].get(key, "")) if key in exp.presets[p] else "" for p in exp.presets),
+                      field.description or "")
+    console.print(table)
+    claims = Table("claim", "statement")
+    for c in exp.claims:
+        claims.add_row(c.id, c.statement)
+    console.print(claims)
+
+
+class _RichProgress:
+    def __init__(self) -> None:
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("[red]{task.fields[failed]} failed"), TimeElapsedColumn(),
+                                 TextColumn("eta"), TimeRemainingColumn(), console=console, transient=False)
+        self.task = None
+
+    def start(self, experiment: str, total: int, skipped: int) -> None:
+        if skipped:
+            console.print(f"{experiment}: {skipped} of {total} cells already in the store, "
+                          f"running {total - skipped}")
+        self.progress.start()
+        self.task = self.progress.add_task(experiment, total=total, completed=skipped, failed=0)
+
+    def advance(self, record) -> None:
+        failed = self.progress.tasks[0].fields["failed"] + (record.status == "failed")
+        self.progress.update(self.task, advance=1, failed=failed)
+
+    def stop(self) -> None:
+        self.progress.stop()
+
+
+@app.command("run")
+def run_cmd(
+    experiments: Annotated[list[str], typer.Argument(help="one or more paper-slug/experiment names")],
+    preset: Annotated[str, typer.Option(help="smoke (seconds), quick (minutes on a CPU) or full")] = "quick",
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override a parameter: key=value "
+                                                               "(lists comma-separated); repeatable")] = None,
+    seeds: Annotated[int | None, typer.Option(help="Monte Carlo replicates per cell")] = None,
+    workers: Annotated[int | None, typer.Option(help="parallel workers (default: cores; 1 = in-process)")] = None,
+    backend: Annotated[str, typer.Option(help="local or ray")] = "local",
+    ray_address: Annotated[str | None, typer.Option(help="join an existing Ray cluster at this address")] = None,
+    device: Annotated[str, typer.Option(help="torch device for experiments that use one: cpu, cuda, cuda:1")] = "cpu",
+    out: Annotated[Path, typer.Option(help="results folder (holds collapselab.sqlite and artifacts)")] = Path("results"),
+    strict: Annotated[bool, typer.Option(help="exit with status 1 if any claim FAILs")] = False,
+    retry_failed: Annotated[bool, typer.Option(help="rerun cells that failed in earlier runs")] = False,
+) -> None:
+    """Run (or resume) experiments, then print their claims."""
+    from collapselab.core.registry import get_experiment
+    from collapselab.core.runner import run_experiment
+    from collapselab.core.sweep import BACKENDS
+
+    if backend not in BACKENDS:
+        raise UserError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if workers is not None and workers < 1:
+        raise UserError(f"--workers must be >= 1, got {workers}")
+    if seeds is not None and seeds < 1:
+        raise UserError(f"--seeds must be >= 1, got {seeds}")
+    _check_device(device)
+    if ray_address and backend != "ray":
+        raise UserError("--ray-address needs --backend ray")
+    for name in experiments:  # every name is checked before any work starts
+        _user(get_experiment, name)
+    any_fail = False
+    for name in experiments:
+        report = _user(run_experiment, name, preset=preset, overrides=set_ or [], seeds=seeds, out_dir=out,
+                       workers=workers or os.cpu_count() or 1, backend=backend, ray_address=ray_address,
+                       device=device, retry_failed=retry_failed, progress=_RichProgress())
+        _print_report(report)
+        any_fail |= any(c.status == "FAIL" for c in report.claims)
+    if strict and any_fail:
+        raise typer.Exit(1)
+
+
+def _print_report(report) -> None:
+    c = report.counts
+    console.print(f"{report.experiment} (preset {report.preset}): {c['total']} cells, {c['skipped']} reused, "
+                  f"{c['done']} run, {c['failed']} failed")
+    if report.failures:
+        key, rep, err = report.failures[0]
+        last = err.strip().splitlines()[-1] if err else ""
+        console.print(f"[red]{len(report.failures)} failed cell(s)[/]; first: {last}  "
+                      f"(tracebacks are in the store; rerun with --retry-failed)")
+    if report.analysis_error:
+        console.print(f"[red]analysis failed[/]: {report.analysis_error.strip().splitlines()[-1]} "
+                      f"(full traceback in {report.artifact_dir / 'analysis_error.txt'})")
+    table = Table("claim", "status", "measured", "statement", title=f"claims of {report.experiment}")
+    for o in report.claims:
+        table.add_row(o.id, f"[{STATUS_STYLE[o.status]}]{o.status}[/]", o.measured, o.statement)
+    console.print(table)
+    console.print(f"artifacts: {report.artifact_dir}")
+
+
+@app.command("report")
+def report_cmd(out: Annotated[Path, typer.Option(help="results folder to report on")] = Path("results")) -> None:
+    """Write a self-contained report.html of the latest run of every experiment in OUT."""
+    from collapselab.core.report import write_report
+
+    path = _user(write_report, out)
+    console.print(f"report: {path}")
+
+
+def _check_device(device: str) -> None:
+    if device == "cpu":
+        return
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise UserError(f"--device {device!r} is not a torch device (try cpu or cuda)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"--device {device} requested but CUDA is not available on this machine")
+
+
+def _user(fn, *args, **kwargs):
+    """Call ``fn``; turn the framework's user-facing errors into :class:`UserError`."""
+    from collapselab.core.params import ParamError
+    from collapselab.core.registry import UnknownExperiment
+    from collapselab.core.store import StoreError
+
+    try:
+        return fn(*args, **kwargs)
+    except (ParamError, UnknownExperiment, StoreError, FileNotFoundError) as exc:
+        raise UserError(str(exc)) from None
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors print one line and exit 2; no tracebacks for them."""
+    try:
+        code = app(args=argv, standalone_mode=False)
+    except UserError as exc:
+        print(f"collapselab: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except _UsageError as exc:
+        print(f"collapselab: error: {exc.format_message()}", file=sys.stderr)
+        sys.exit(2)
+    except (typer.Abort, KeyboardInterrupt):
+        print("collapselab: interrupted (finished cells are saved; rerun to resume)", file=sys.stderr)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)

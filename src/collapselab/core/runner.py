@@ -1,0 +1,153 @@
+"""Run one experiment end to end: params -> grid -> store (resume) -> backend -> analyze -> claims.
+
+Interrupt it anywhere and run the same call again: finished cells are in the store and only the
+missing ones run. The artifacts of a run go to ``<out_dir>/<experiment>/<run_id>/``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+
+from collapselab.core.claims import ClaimOutcome, Results, evaluate_claims
+from collapselab.core.environment import run_info
+from collapselab.core.experiment import Analysis, Experiment
+from collapselab.core.params import Params, resolve_params
+from collapselab.core.plotting import save_figure
+from collapselab.core.registry import get_experiment
+from collapselab.core.store import CellRecord, Store
+from collapselab.core.sweep import Task, cell_key, derive_seed, run_tasks
+
+STORE_NAME = "collapselab.sqlite"
+
+
+class Progress(Protocol):
+    def start(self, experiment: str, total: int, skipped: int) -> None: ...
+    def advance(self, record: CellRecord) -> None: ...
+    def stop(self) -> None: ...
+
+
+@dataclass
+class RunReport:
+    experiment: str
+    run_id: str
+    preset: str
+    params: Params
+    frame: pd.DataFrame
+    claims: list[ClaimOutcome]
+    artifact_dir: Path
+    counts: dict[str, int]
+    failures: list[tuple[str, int, str]] = field(default_factory=list)
+    analysis_error: str | None = None
+
+
+def store_path(out_dir: str | Path) -> Path:
+    return Path(out_dir) / STORE_NAME
+
+
+def plan(experiment: Experiment, params: Params, device: str) -> list[Task]:
+    """Every (cell, replicate) of the grid as a task with its derived seed."""
+    cells = experiment.cells(params)
+    if not isinstance(cells, list) or not all(isinstance(c, dict) for c in cells):
+        raise TypeError(f"{experiment.name}: cells() must return a list of dicts")
+    tasks, seen = [], set()
+    for cell in cells:
+        key = cell_key(cell, experiment.version)
+        if key in seen:
+            continue  # a grid listing the same cell twice runs it once
+        seen.add(key)
+        for rep in range(params.seeds):
+            tasks.append(Task(experiment.name, key, rep, cell, derive_seed(experiment.name, key, rep), device,
+                              experiment.run_cell))
+    return tasks
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+
+def run_experiment(name: str, *, preset: str = "smoke", overrides: list[str] | None = None,
+                   seeds: int | None = None, out_dir: str | Path = "results", workers: int = 1,
+                   backend: str = "local", ray_address: str | None = None, device: str = "cpu",
+                   retry_failed: bool = False, progress: Progress | None = None) -> RunReport:
+    """Run (or resume) experiment ``name`` and write its artifacts; returns the :class:`RunReport`.
+
+    Raises ``ParamError``/``UnknownExperiment``/``StoreError`` for user mistakes, before any work.
+    """
+    experiment = get_experiment(name)
+    params = resolve_params(experiment.params, experiment.presets, preset, overrides, seeds)
+    tasks = plan(experiment, params, device)
+    out_dir = Path(out_dir)
+    with Store(store_path(out_dir)) as store:
+        stored = store.cell_status(name)
+        todo = [t for t in tasks if (t.cell_key, t.replicate) not in stored
+                or (retry_failed and stored[(t.cell_key, t.replicate)] == "failed")]
+        counts = {"total": len(tasks), "skipped": len(tasks) - len(todo), "done": 0, "failed": 0}
+        run_id = new_run_id()
+        store.start_run(run_id, name, preset, params.model_dump(mode="json"), info=run_info(device, backend))
+        if progress:
+            progress.start(name, len(tasks), counts["skipped"])
+        status = "interrupted"
+        try:
+            for record in run_tasks(todo, backend=backend, workers=workers, ray_address=ray_address):
+                store.put_cell(record, run_id)
+                counts[record.status] += 1
+                if progress:
+                    progress.advance(record)
+            status = "finished"
+        finally:
+            if progress:
+                progress.stop()
+            if status != "finished":
+                store.finish_run(run_id, status=status, counts=counts, claims=[])
+        keys = [(t.cell_key, t.replicate) for t in tasks]
+        frame = store.frame(name, keys)
+        failures = [f for f in store.failures(name) if (f[0], f[1]) in set(keys)]
+        artifact_dir = out_dir / name / run_id
+        analysis, analysis_error = _analyze(experiment, frame, params)
+        claims = evaluate_claims(experiment.claims, Results(frame, params, analysis.tables))
+        _write_artifacts(artifact_dir, experiment, params, preset, run_id, analysis, claims,
+                         store.artifacts(name, keys), counts, analysis_error)
+        store.finish_run(run_id, status="finished" if not analysis_error else "analysis-failed", counts=counts,
+                         claims=[c.to_dict() for c in claims])
+    return RunReport(name, run_id, preset, params, frame, claims, artifact_dir, counts, failures, analysis_error)
+
+
+def _analyze(experiment: Experiment, frame: pd.DataFrame, params: Params) -> tuple[Analysis, str | None]:
+    if frame.empty:
+        return Analysis(), None
+    try:
+        analysis = experiment.analyze(frame.copy(), params)
+        if not isinstance(analysis, Analysis):
+            raise TypeError(f"analyze returned {type(analysis).__name__}, not Analysis")
+        return analysis, None
+    except Exception:
+        return Analysis(), traceback.format_exc()
+
+
+def _write_artifacts(directory: Path, experiment: Experiment, params: Params, preset: str, run_id: str,
+                     analysis: Analysis, claims: list[ClaimOutcome], files: dict[str, bytes],
+                     counts: dict[str, int], analysis_error: str | None) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for stem, fig in analysis.figures.items():
+        save_figure(fig, directory / "figures", stem)
+    if analysis.tables:
+        (directory / "tables").mkdir(exist_ok=True)
+        for stem, table in analysis.tables.items():
+            table.to_csv(directory / "tables" / f"{stem}.csv", index=False)
+    for fname, data in files.items():
+        (directory / Path(fname).name).write_bytes(data)
+    (directory / "claims.json").write_text(json.dumps([c.to_dict() for c in claims], indent=2))
+    meta: dict[str, Any] = {"experiment": experiment.name, "run_id": run_id, "preset": preset,
+                            "params": params.model_dump(mode="json"), "counts": counts}
+    if analysis_error:
+        meta["analysis_error"] = analysis_error
+        (directory / "analysis_error.txt").write_text(analysis_error)
+    (directory / "params.json").write_text(json.dumps(meta, indent=2))

@@ -1,0 +1,157 @@
+"""Sweep backends: run cells in-process, in a local process pool, or on Ray; only the driver writes.
+
+A :class:`Task` is one (cell, replicate) with its derived seed. :func:`execute` runs it anywhere and
+returns a :class:`~collapselab.core.store.CellRecord` (a failure is a record with its traceback, so the
+sweep goes on). The backends yield records as they finish.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from multiprocessing import get_context
+from typing import Any
+
+from collapselab.core.experiment import CellContext
+from collapselab.core.store import CellRecord
+
+
+def cell_key(cell: dict[str, Any], version: int) -> str:
+    """Content address of a cell: a hash of its canonical JSON and the experiment's version."""
+    try:
+        text = json.dumps({"cell": cell, "version": version}, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"cell {cell!r} is not plain JSON ({exc}); cells must be dicts of plain values") from None
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def derive_seed(experiment: str, key: str, replicate: int) -> int:
+    """Seed of one (experiment, cell, replicate): stable across machines, runs and backends."""
+    digest = hashlib.sha256(f"{experiment}|{key}|{replicate}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+@dataclass(frozen=True)
+class Task:
+    experiment: str
+    cell_key: str
+    replicate: int
+    cell: dict[str, Any]
+    seed: int
+    device: str
+    run_cell: Callable[[dict[str, Any], CellContext], dict[str, Any]]
+    threads: int = 0  # 0: leave the libraries' thread counts alone
+
+
+_THREADS_SET = False
+
+
+def _limit_threads(threads: int) -> None:
+    global _THREADS_SET
+    if threads <= 0 or _THREADS_SET:
+        return
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    _THREADS_SET = True
+
+
+def execute(task: Task) -> CellRecord:
+    """Run one task; exceptions become a failed record carrying the traceback."""
+    _limit_threads(task.threads)
+    ctx = CellContext(seed=task.seed, replicate=task.replicate, device=task.device)
+    start = time.perf_counter()
+    try:
+        metrics = dict(task.run_cell(dict(task.cell), ctx))
+        artifacts = metrics.pop("artifacts", None)
+        json.dumps(metrics, allow_nan=True)  # fail here, with the cell, if a metric is not JSON
+        status, error = "done", None
+    except Exception:
+        metrics, artifacts, status, error = None, None, "failed", traceback.format_exc()
+    return CellRecord(task.experiment, task.cell_key, task.replicate, task.cell, task.seed, status, metrics,
+                      time.perf_counter() - start, error, artifacts)
+
+
+def run_inprocess(tasks: list[Task]) -> Iterator[CellRecord]:
+    for task in tasks:
+        yield execute(task)
+
+
+def run_local(tasks: list[Task], workers: int) -> Iterator[CellRecord]:
+    """A process pool of ``workers`` (spawned, so torch/OpenMP state is never forked)."""
+    if workers <= 1 or len(tasks) <= 1:
+        yield from run_inprocess(tasks)
+        return
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    tasks = [Task(**{**t.__dict__, "threads": threads}) for t in tasks]
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=get_context("spawn"))
+    futures = {pool.submit(execute, t): t for t in tasks}
+    try:
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                try:
+                    yield fut.result()
+                except Exception:  # the worker died (e.g. killed): record it, go on
+                    t = futures[fut]
+                    yield CellRecord(t.experiment, t.cell_key, t.replicate, t.cell, t.seed, "failed", None,
+                                     0.0, traceback.format_exc())
+    finally:
+        for fut in futures:
+            fut.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def run_ray(tasks: list[Task], workers: int, address: str | None = None) -> Iterator[CellRecord]:
+    """Ray tasks (retried by Ray if a worker dies); joins ``address`` or starts a local instance."""
+    try:
+        import ray
+    except ImportError:
+        raise RuntimeError("the ray backend needs the 'ray' extra: pip install 'collapselab[ray]'") from None
+    started = not ray.is_initialized()
+    if started:
+        kwargs: dict[str, Any] = {"ignore_reinit_error": True, "include_dashboard": False,
+                                  "log_to_driver": False}
+        if address:
+            kwargs["address"] = address
+        else:
+            kwargs["num_cpus"] = max(1, workers)
+        ray.init(**kwargs)
+    remote = ray.remote(num_cpus=1, max_retries=3)(execute)
+    try:
+        refs = {remote.remote(Task(**{**t.__dict__, "threads": 1})): t for t in tasks}
+        pending = list(refs)
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            for ref in done:
+                try:
+                    yield ray.get(ref)
+                except Exception:
+                    t = refs[ref]
+                    yield CellRecord(t.experiment, t.cell_key, t.replicate, t.cell, t.seed, "failed", None, 0.0,
+                                     traceback.format_exc())
+    finally:
+        if started:
+            ray.shutdown()
+
+
+BACKENDS = ("local", "ray")
+
+
+def run_tasks(tasks: list[Task], *, backend: str = "local", workers: int = 1,
+              ray_address: str | None = None) -> Iterator[CellRecord]:
+    if backend == "local":
+        return run_local(tasks, workers)
+    if backend == "ray":
+        return run_ray(tasks, workers, ray_address)
+    raise ValueError(f"`backend` must be one of {BACKENDS}, got {backend!r}")

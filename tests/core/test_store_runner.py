@@ -1,0 +1,75 @@
+import sqlite3
+
+import pytest
+
+import toy_experiments  # noqa: F401  (registers toy/*)
+from collapselab.core.runner import run_experiment, store_path
+from collapselab.core.store import Store, StoreError
+
+
+def test_run_writes_artifacts_and_resumes(tmp_path):
+    first = run_experiment("toy/values", preset="quick", out_dir=tmp_path)
+    assert first.counts == {"total": 12, "skipped": 0, "done": 12, "failed": 0}
+    assert [c.status for c in first.claims] == ["PASS"]
+    art = first.artifact_dir
+    for rel in ("figures/values.png", "figures/values.svg", "tables/summary.csv", "claims.json",
+                "params.json", "toy_blob.txt"):
+        assert (art / rel).is_file(), rel
+    second = run_experiment("toy/values", preset="quick", out_dir=tmp_path)
+    assert second.counts["skipped"] == 12 and second.counts["done"] == 0
+    assert second.frame.sort_values("cell_key")["value"].tolist() == \
+        first.frame.sort_values("cell_key")["value"].tolist()
+    # a bigger grid reuses the cells it shares with the first run
+    third = run_experiment("toy/values", preset="quick", overrides=["n_cells=8"], out_dir=tmp_path)
+    assert third.counts == {"total": 16, "skipped": 12, "done": 4, "failed": 0}
+
+
+def test_seeds_are_deterministic_across_folders(tmp_path):
+    a = run_experiment("toy/values", out_dir=tmp_path / "a")
+    b = run_experiment("toy/values", out_dir=tmp_path / "b", workers=2)
+    key = ["cell_key", "replicate"]
+    fa, fb = a.frame.sort_values(key), b.frame.sort_values(key)
+    assert fa["seed"].tolist() == fb["seed"].tolist() and fa["value"].tolist() == fb["value"].tolist()
+    assert fa["seed"].nunique() == len(fa)
+
+
+def test_failed_cells_keep_traceback_and_retry(tmp_path):
+    rep = run_experiment("toy/values", overrides=["fail_at=1"], out_dir=tmp_path)
+    assert rep.counts["failed"] == 1 and rep.counts["done"] == 2
+    assert "told to fail" in rep.failures[0][2] and "Traceback" in rep.failures[0][2]
+    again = run_experiment("toy/values", overrides=["fail_at=1"], out_dir=tmp_path)
+    assert again.counts["skipped"] == 3  # failures are not rerun by default
+    retry = run_experiment("toy/values", overrides=["fail_at=1"], out_dir=tmp_path, retry_failed=True)
+    assert retry.counts["done"] == 0 and retry.counts["failed"] == 1
+    with Store(store_path(tmp_path)) as s:
+        assert len(s.failures("toy/values")) == 1  # replaced, not duplicated
+
+
+def test_runs_are_recorded(tmp_path):
+    run_experiment("toy/values", out_dir=tmp_path)
+    with Store(store_path(tmp_path)) as s:
+        runs = s.runs("toy/values")
+        assert len(runs) == 1 and runs.loc[0, "status"] == "finished"
+        for col in ("params", "package_version", "host", "device", "started", "ended", "claims"):
+            assert runs.loc[0, col] is not None
+        assert s.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_foreign_and_corrupt_files_are_left_untouched(tmp_path):
+    junk = tmp_path / "junk" / "collapselab.sqlite"
+    junk.parent.mkdir()
+    junk.write_bytes(b"this is not a database at all" * 10)
+    before = junk.read_bytes()
+    with pytest.raises(StoreError, match="not an SQLite database"):
+        Store(junk)
+    assert junk.read_bytes() == before
+    foreign = tmp_path / "foreign" / "collapselab.sqlite"
+    foreign.parent.mkdir()
+    con = sqlite3.connect(foreign)
+    con.execute("CREATE TABLE users (id INTEGER)")
+    con.commit()
+    con.close()
+    before = foreign.read_bytes()
+    with pytest.raises(StoreError, match="not a collapselab store"):
+        Store(foreign)
+    assert foreign.read_bytes() == before
