@@ -23,11 +23,11 @@ STYLE = {
 
 
 def new_figure(ncols: int = 1, nrows: int = 1, *, width: float | None = None, height: float | None = None):
-    """A figure and its axes (array when more than one) in the project style."""
+    """A figure and its axes in the project style: one Axes, or a 1-D array for one row or column."""
     with plt.rc_context(STYLE):
         w = width or STYLE["figure.figsize"][0] * ncols
         h = height or STYLE["figure.figsize"][1] * nrows
-        fig, axes = plt.subplots(nrows, ncols, figsize=(w, h), squeeze=ncols * nrows == 1)
+        fig, axes = plt.subplots(nrows, ncols, figsize=(w, h))  # 1-D array of axes for a single row
     return fig, axes
 
 

@@ -1,7 +1,16 @@
 """Causal self-attention mechanisms, pluggable into :class:`collapselab.nn.transformer.DecoderLM`.
 
 Every mechanism is an ``nn.Module`` built as ``cls(d_model, n_heads, max_len, **kwargs)`` whose
-``forward(x)`` maps (B, T, C) to (B, T, C) causally. Register new ones with :func:`register_attention`.
+``forward(x)`` maps (B, T, C) to (B, T, C) causally, and which decodes one token at a time with
+``init_state(batch, device, dtype)`` and ``step(x_t, state, pos) -> (y_t, state)`` (x_t, y_t: (B, 1, C)):
+
+* ``softmax``: standard attention; the state is a key/value cache that grows with the sequence.
+* ``sparse``: softmax attention restricted to a fixed or strided pattern (Child et al. 2019) with
+  block size B, implemented as a mask; decoding keeps a cache and masks it.
+* ``linear``: elu+1 feature map (Katharopoulos et al. 2020), causal by cumulative sums; decoding is
+  recurrent with a constant-size state (S = sum phi(k) v^T, z = sum phi(k)).
+
+Register new mechanisms with :func:`register_attention`.
 """
 
 from __future__ import annotations
@@ -9,6 +18,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from collapselab._validation import check_choice, check_int
 
 ATTENTIONS: dict[str, type[nn.Module]] = {}
 
@@ -29,18 +40,17 @@ def get_attention(name: str) -> type[nn.Module]:
     return ATTENTIONS[name]
 
 
-@register_attention("softmax")
-class SoftmaxAttention(nn.Module):
-    """Standard causal multi-head attention: softmax(q k^T / sqrt(hs) + causal mask) v."""
+class _MultiHead(nn.Module):
+    """Shared projections: x -> q, k, v split into heads, and heads -> output projection."""
 
-    def __init__(self, d_model: int, n_heads: int, max_len: int, dropout: float = 0.0):
+    def __init__(self, d_model: int, n_heads: int):
         super().__init__()
+        check_int("n_heads", n_heads, low=1)
         if d_model % n_heads:
             raise ValueError(f"`d_model` ({d_model}) must be divisible by `n_heads` ({n_heads})")
         self.n_heads = n_heads
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.proj = nn.Linear(d_model, d_model)
-        self.dropout = dropout
 
     def split_heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         B, T, C = x.shape
@@ -52,8 +62,117 @@ class SoftmaxAttention(nn.Module):
         B, nh, T, hs = y.shape
         return self.proj(y.transpose(1, 2).reshape(B, T, nh * hs))  # (B, T, C)
 
+
+@register_attention("softmax")
+class SoftmaxAttention(_MultiHead):
+    """Standard causal multi-head attention: softmax(q k^T / sqrt(hs) + causal mask) v."""
+
+    def __init__(self, d_model: int, n_heads: int, max_len: int, dropout: float = 0.0):
+        super().__init__(d_model, n_heads)
+        self.dropout = dropout
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         q, k, v = self.split_heads(x)
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True,
                                            dropout_p=self.dropout if self.training else 0.0)
         return self.merge_heads(y)
+
+    def init_state(self, batch: int, device=None, dtype=None) -> dict:
+        return {"k": None, "v": None}
+
+    def _cached(self, x_t: torch.Tensor, state: dict):
+        q, k, v = self.split_heads(x_t)  # (B, nh, 1, hs)
+        K = k if state["k"] is None else torch.cat([state["k"], k], dim=2)  # (B, nh, t+1, hs)
+        V = v if state["v"] is None else torch.cat([state["v"], v], dim=2)
+        return q, K, V, {"k": K, "v": V}
+
+    def step(self, x_t: torch.Tensor, state: dict, pos: int) -> tuple[torch.Tensor, dict]:
+        q, K, V, state = self._cached(x_t, state)
+        y = F.scaled_dot_product_attention(q, K, V)  # the cache holds only the past: no mask needed
+        return self.merge_heads(y), state
+
+
+def sparse_mask(length: int, block: int, pattern: str = "fixed", summary: int = 1) -> torch.Tensor:
+    """Boolean (length, length) mask, True where query i may attend to key j (always j <= i).
+
+    * ``fixed`` (Child et al. 2019): j in i's own block (floor(j/B) = floor(i/B)), or j is one of the
+      last ``summary`` positions of a block (j mod B >= B - summary).
+    * ``strided``: j within the last B positions (i - j < B), or (i - j) divisible by B.
+    """
+    check_int("length", length, low=1)
+    block = check_int("block", block, low=1)
+    check_choice("pattern", pattern, ("fixed", "strided"))
+    summary = check_int("summary", summary, low=1, high=block)
+    i = torch.arange(length)[:, None]
+    j = torch.arange(length)[None, :]
+    causal = j <= i
+    if pattern == "fixed":
+        allowed = (i // block == j // block) | (j % block >= block - summary)
+    else:
+        allowed = ((i - j) < block) | ((i - j) % block == 0)
+    return causal & allowed
+
+
+@register_attention("sparse")
+class SparseAttention(SoftmaxAttention):
+    """Softmax attention under a fixed/strided sparse pattern with block size ``block`` (as a mask)."""
+
+    def __init__(self, d_model: int, n_heads: int, max_len: int, dropout: float = 0.0, *, block: int = 4,
+                 pattern: str = "fixed", summary: int = 1):
+        super().__init__(d_model, n_heads, max_len, dropout)
+        self.block, self.pattern, self.summary = block, pattern, summary
+        self.register_buffer("mask", sparse_mask(max_len, block, pattern, summary), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        T = x.shape[1]
+        q, k, v = self.split_heads(x)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=self.mask[:T, :T],
+                                           dropout_p=self.dropout if self.training else 0.0)
+        return self.merge_heads(y)
+
+    def step(self, x_t: torch.Tensor, state: dict, pos: int) -> tuple[torch.Tensor, dict]:
+        q, K, V, state = self._cached(x_t, state)
+        row = sparse_mask(pos + 1, self.block, self.pattern, self.summary)[pos] if pos >= self.mask.shape[0] \
+            else self.mask[pos, : pos + 1]
+        y = F.scaled_dot_product_attention(q, K, V, attn_mask=row.to(x_t.device)[None, None, None, :])
+        return self.merge_heads(y), state
+
+
+def elu_feature_map(x: torch.Tensor) -> torch.Tensor:
+    """phi(x) = elu(x) + 1 > 0 (Katharopoulos et al. 2020)."""
+    return F.elu(x) + 1.0
+
+
+@register_attention("linear")
+class LinearAttention(_MultiHead):
+    """Causal linear attention: y_i = phi(q_i)^T S_i / (phi(q_i)^T z_i), S_i = sum_{j<=i} phi(k_j) v_j^T,
+    z_i = sum_{j<=i} phi(k_j). Parallel form by cumulative sums over time, O(T hs^2) memory per head;
+    recurrent form with the constant-size state (S, z)."""
+
+    def __init__(self, d_model: int, n_heads: int, max_len: int, dropout: float = 0.0, *, eps: float = 1e-6):
+        super().__init__(d_model, n_heads)
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q, k, v = self.split_heads(x)
+        q, k = elu_feature_map(q), elu_feature_map(k)  # (B, nh, T, hs)
+        S = torch.cumsum(k.unsqueeze(-1) * v.unsqueeze(-2), dim=2)  # (B, nh, T, hs, hs)
+        z = torch.cumsum(k, dim=2)  # (B, nh, T, hs)
+        num = torch.einsum("bhtd,bhtde->bhte", q, S)
+        den = torch.einsum("bhtd,bhtd->bht", q, z).unsqueeze(-1) + self.eps
+        return self.merge_heads(num / den)
+
+    def init_state(self, batch: int, device=None, dtype=None) -> dict:
+        C = self.proj.in_features
+        hs = C // self.n_heads
+        dtype = dtype or self.proj.weight.dtype
+        return {"S": torch.zeros(batch, self.n_heads, hs, hs, device=device, dtype=dtype),
+                "z": torch.zeros(batch, self.n_heads, hs, device=device, dtype=dtype)}
+
+    def step(self, x_t: torch.Tensor, state: dict, pos: int) -> tuple[torch.Tensor, dict]:
+        q, k, v = self.split_heads(x_t)  # (B, nh, 1, hs)
+        q, k = elu_feature_map(q[:, :, 0]), elu_feature_map(k[:, :, 0])  # (B, nh, hs)
+        S = state["S"] + k.unsqueeze(-1) * v[:, :, 0].unsqueeze(-2)  # (B, nh, hs, hs)
+        z = state["z"] + k
+        y = torch.einsum("bhd,bhde->bhe", q, S) / (torch.einsum("bhd,bhd->bh", q, z).unsqueeze(-1) + self.eps)
+        return self.merge_heads(y.unsqueeze(2)), {"S": S, "z": z}

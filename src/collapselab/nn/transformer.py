@@ -24,6 +24,11 @@ class Block(nn.Module):
         x = x + self.attn(self.ln1(x))
         return x + self.mlp(self.ln2(x))
 
+    def step(self, x_t: torch.Tensor, state, pos: int):
+        a, state = self.attn.step(self.ln1(x_t), state, pos)
+        x_t = x_t + a
+        return x_t + self.mlp(self.ln2(x_t)), state
+
 
 class DecoderLM(nn.Module):
     """Token + learned position embeddings -> n_layers blocks -> LayerNorm -> vocabulary logits.
@@ -55,6 +60,42 @@ class DecoderLM(nn.Module):
         for block in self.blocks:
             x = block(x)
         return self.head(self.ln_f(x))  # (B, T, vocab)
+
+    @torch.no_grad()
+    def init_state(self, batch: int, device=None) -> list:
+        """Per-layer decoding state (a KV cache, or a constant-size recurrent state for linear attention)."""
+        return [b.attn.init_state(batch, device=device, dtype=self.head.weight.dtype) for b in self.blocks]
+
+    @torch.no_grad()
+    def step(self, token: torch.Tensor, states: list, pos: int) -> tuple[torch.Tensor, list]:
+        """Logits (B, vocab) of the next token after ``token`` (B,) at position ``pos``, updating states."""
+        if pos >= self.max_len:
+            raise ValueError(f"position {pos} exceeds `max_len`={self.max_len}")
+        x = self.tok(token)[:, None, :] + self.pos.weight[pos]  # (B, 1, C)
+        new_states = []
+        for block, state in zip(self.blocks, states):
+            x, state = block.step(x, state, pos)
+            new_states.append(state)
+        return self.head(self.ln_f(x))[:, 0, :], new_states
+
+    @torch.no_grad()
+    def generate_cached(self, idx: torch.Tensor, max_new_tokens: int) -> torch.Tensor:
+        """Greedy decoding token by token through :meth:`step` (KV cache / recurrent state).
+
+        Gives the same tokens as :meth:`generate` with temperature 0, at a per-token cost that does not
+        recompute the prefix.
+        """
+        states = self.init_state(idx.shape[0], device=idx.device)
+        logits = None
+        for t in range(idx.shape[1]):
+            logits, states = self.step(idx[:, t], states, t)
+        out = [idx]
+        for t in range(idx.shape[1], idx.shape[1] + max_new_tokens):
+            nxt = logits.argmax(dim=-1)
+            out.append(nxt[:, None])
+            if t + 1 < idx.shape[1] + max_new_tokens:
+                logits, states = self.step(nxt, states, t)
+        return torch.cat(out, dim=1)
 
     @torch.no_grad()
     def generate(self, idx: torch.Tensor, max_new_tokens: int, *, stop_token: int | None = None,
