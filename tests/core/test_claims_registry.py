@@ -1,7 +1,8 @@
 import pandas as pd
 import pytest
-
+from pydantic import ValidationError
 import toy_experiments as toy
+
 from collapselab.core import Claim, Experiment, Results, Verdict, evaluate_claims, get_experiment
 from collapselab.core.claims import summarize
 from collapselab.core.registry import UnknownExperiment, register
@@ -40,5 +41,5 @@ def test_experiment_declaration_is_checked():
         Experiment(name="other/x", **base)
     with pytest.raises(ValueError, match="lacks presets"):
         Experiment(name="toy/x", **{**base, "presets": {"smoke": {}}})
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="n_cells"):
         Experiment(name="toy/x", **{**base, "presets": {**toy.PRESETS, "quick": {"n_cells": 0}}})

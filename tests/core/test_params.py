@@ -1,5 +1,5 @@
 import pytest
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from collapselab.core.params import ParamError, Params, parse_assignment, resolve_params
 
@@ -43,7 +43,7 @@ def test_missing_equals_and_unknown_preset():
 
 def test_params_are_frozen_and_forbid_extra():
     p = resolve_params(P, PRESETS, "smoke")
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         p.n = 3
     with pytest.raises(ParamError, match="unknown parameter 'bogus'"):
         resolve_params(P, {**PRESETS, "smoke": {"bogus": 1}}, "smoke")

@@ -4,8 +4,16 @@ import pickle
 import numpy as np
 import pytest
 
-from collapselab.data import (Splits, load_cifar10, load_digits, load_idx_dataset, load_mnist1d, load_mnist_subset,
-                              load_npz, read_idx)
+from collapselab.data import (
+    Splits,
+    load_cifar10,
+    load_digits,
+    load_idx_dataset,
+    load_mnist1d,
+    load_mnist_subset,
+    load_npz,
+    read_idx,
+)
 
 
 def _check(s: Splits, hw: tuple[int, int], n_total: int | None = None):

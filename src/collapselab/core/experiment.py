@@ -89,5 +89,5 @@ class Experiment:
         ids = [c.id for c in self.claims]
         if len(ids) != len(set(ids)):
             raise ValueError(f"experiment {self.name!r} has duplicate claim ids: {ids}")
-        for preset, values in self.presets.items():  # fail at import, not at run time
+        for values in self.presets.values():  # fail at import, not at run time
             self.params.model_validate(values)

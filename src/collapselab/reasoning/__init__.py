@@ -6,10 +6,28 @@ and plug into :class:`collapselab.nn.DecoderLM`.
 """
 
 from collapselab.reasoning._cost import attention_flops_per_token, cot_flops, decode_time_per_token
-from collapselab.reasoning._tasks import (TASKS, Example, SolverMismatch, Vocabulary, ed_table, edit_distance,
-                                          evaluate_expression, generate, lis_dp, lis_length, vocabulary)
-from collapselab.reasoning._train import (MinWidth, TrainResult, encode_batch, exact_match, greedy_solve,
-                                          min_width, train_cot_model)
+from collapselab.reasoning._tasks import (
+                                          TASKS,
+                                          Example,
+                                          SolverMismatch,
+                                          Vocabulary,
+                                          ed_table,
+                                          edit_distance,
+                                          evaluate_expression,
+                                          generate,
+                                          lis_dp,
+                                          lis_length,
+                                          vocabulary,
+)
+from collapselab.reasoning._train import (
+                                          MinWidth,
+                                          TrainResult,
+                                          encode_batch,
+                                          exact_match,
+                                          greedy_solve,
+                                          min_width,
+                                          train_cot_model,
+)
 
 __all__ = ["TASKS", "Example", "MinWidth", "SolverMismatch", "TrainResult", "Vocabulary",
            "attention_flops_per_token", "cot_flops", "decode_time_per_token", "ed_table", "edit_distance",

@@ -136,7 +136,7 @@ def edit_distance(a: str, b: str, costs: tuple[int, int, int] = (1, 1, 1)) -> in
     """Edit distance by memoised recursion on suffixes (independent check of :func:`ed_table`)."""
     ins, dele, sub = costs
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def go(i: int, j: int) -> int:
         if i == len(a):
             return (len(b) - j) * ins
@@ -275,7 +275,14 @@ def _arithmetic_example(size: int, rng: np.random.Generator, p: int) -> Example:
         leaf = leaves.pop(int(rng.integers(len(leaves))))
         x, op = leaf.value, str(rng.choice(list(_PREC)))
         b = int(rng.integers(1, p)) if op in "*/" else int(rng.integers(p))
-        a = {"+": (x - b) % p, "-": (x + b) % p, "*": (x * pow(b, -1, p)) % p, "/": (x * b) % p}[op]
+        if op == "+":
+            a = (x - b) % p
+        elif op == "-":
+            a = (x + b) % p
+        elif op == "*":
+            a = (x * pow(b, -1, p)) % p  # b != 0
+        else:
+            a = (x * b) % p
         leaf.op, leaf.value, leaf.left, leaf.right = op, None, _Node(a), _Node(b)
         leaves += [leaf.left, leaf.right]
     prompt = _render(root)

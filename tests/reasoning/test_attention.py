@@ -1,0 +1,95 @@
+import math
+
+import pytest
+import torch
+
+from collapselab.nn import DecoderLM
+from collapselab.nn.attention import LinearAttention, SparseAttention, elu_feature_map, sparse_mask
+from collapselab.reasoning import (
+    attention_flops_per_token,
+    encode_batch,
+    exact_match,
+    generate,
+    greedy_solve,
+    vocabulary,
+)
+
+
+def loop_mask(length, block, pattern, summary=1):
+    """Per-query reference of the Child et al. patterns."""
+    m = torch.zeros(length, length, dtype=torch.bool)
+    for i in range(length):
+        for j in range(i + 1):
+            if pattern == "fixed":
+                m[i, j] = (i // block == j // block) or (j % block >= block - summary)
+            else:
+                m[i, j] = (i - j < block) or ((i - j) % block == 0)
+    return m
+
+
+@pytest.mark.parametrize("length, block, pattern, summary", [(13, 4, "fixed", 1), (16, 3, "fixed", 2),
+                                                              (11, 4, "strided", 1), (9, 1, "strided", 1)])
+def test_sparse_mask_equals_loop_reference(length, block, pattern, summary):
+    assert torch.equal(sparse_mask(length, block, pattern, summary), loop_mask(length, block, pattern, summary))
+
+
+def test_sparse_attention_equals_per_query_loop():
+    torch.manual_seed(0)
+    att = SparseAttention(8, 2, 12, block=3).eval()
+    x = torch.randn(2, 12, 8)
+    y = att(x)
+    q, k, v = att.split_heads(x)
+    ref = torch.zeros_like(q)
+    mask = loop_mask(12, 3, "fixed")
+    for i in range(12):
+        s = (q[:, :, i:i + 1] @ k.transpose(-1, -2)) / math.sqrt(q.shape[-1])  # (B, nh, 1, T)
+        s = s.masked_fill(~mask[i], float("-inf"))
+        ref[:, :, i] = (s.softmax(-1) @ v)[:, :, 0]
+    assert torch.allclose(y, att.merge_heads(ref), atol=1e-5)
+
+
+def test_linear_parallel_equals_recurrent_and_explicit_formula():
+    torch.manual_seed(1)
+    att = LinearAttention(8, 2, 10).eval()
+    x = torch.randn(3, 10, 8)
+    y = att(x)
+    state = att.init_state(3)
+    steps = []
+    for t in range(10):
+        out, state = att.step(x[:, t:t + 1], state, t)
+        steps.append(out)
+    assert torch.allclose(y, torch.cat(steps, 1), atol=1e-5)
+    assert state["S"].shape == (3, 2, 4, 4)  # constant-size state, whatever the length
+    q, k, v = att.split_heads(x)
+    fq, fk = elu_feature_map(q), elu_feature_map(k)
+    w = torch.tril(fq @ fk.transpose(-1, -2))  # (B, nh, T, T): phi(q_i).phi(k_j), j <= i
+    ref = (w @ v) / (w.sum(-1, keepdim=True) + att.eps)
+    assert torch.allclose(y, att.merge_heads(ref), atol=1e-5)
+
+
+@pytest.mark.parametrize("attention", ["softmax", "sparse", "linear"])
+def test_cached_decoding_matches_full_recomputation(attention):
+    torch.manual_seed(2)
+    lm = DecoderLM(17, d_model=16, n_layers=2, n_heads=2, max_len=30, attention=attention)
+    idx = torch.randint(0, 17, (2, 6))
+    assert torch.equal(lm.generate(idx, 12), lm.generate_cached(idx, 12))
+
+
+def test_exact_match_equals_greedy_decoding():
+    torch.manual_seed(3)
+    exs = generate("lis", 3, 30, seed=0)
+    vocab = vocabulary("lis", 3)
+    lm = DecoderLM(len(vocab), d_model=16, n_layers=1, n_heads=2, max_len=16)
+    # teach it nothing: exact match must agree with decoding whatever the weights
+    greedy = sum(greedy_solve(lm, ex, vocab) == ex.cot + [ex.answer] for ex in exs) / len(exs)
+    assert exact_match(lm, exs, vocab) == greedy
+    x, y, m = encode_batch(exs[:2], vocab)
+    assert x.shape == y.shape == m.shape and m.sum(1).tolist() == [len(e.target) for e in exs[:2]]
+
+
+def test_flop_formula_orders():
+    f = attention_flops_per_token
+    assert f("softmax", 32, 1000) > f("sparse", 32, 1000) > f("linear", 32, 1000)
+    assert f("linear", 32, 10) == f("linear", 32, 10000)  # recurrent cost does not depend on length
+    with pytest.raises(ValueError, match="attention"):
+        f("flash", 32, 10)
