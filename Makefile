@@ -13,7 +13,7 @@ $(PY):
 # torch is pinned by constraints.txt (a CPU build pip takes from local disk); the rest from PyPI.
 $(STAMP): pyproject.toml constraints.txt | $(PY)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -c constraints.txt -e ".[dev,ray]"
+	$(PIP) install --quiet -c constraints.txt -e ".[dev,ray,tracking]"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -1,4 +1,4 @@
-"""The ``collapselab`` command line: list, show, run, report.
+"""The ``collapselab`` command line: list, show, run, reproduce, report.
 
 User mistakes (unknown experiment or key, bad value, unusable results folder) print one line on
 stderr and exit with status 2; ``--strict`` makes a FAIL claim exit with status 1.
@@ -13,8 +13,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
-    TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from collapselab import __version__
@@ -110,34 +116,90 @@ def run_cmd(
     backend: Annotated[str, typer.Option(help="local or ray")] = "local",
     ray_address: Annotated[str | None, typer.Option(help="join an existing Ray cluster at this address")] = None,
     device: Annotated[str, typer.Option(help="torch device for experiments that use one: cpu, cuda, cuda:1")] = "cpu",
-    out: Annotated[Path, typer.Option(help="results folder (holds collapselab.sqlite and artifacts)")] = Path("results"),
+    out: Annotated[Path, typer.Option(
+        help="results folder (holds collapselab.sqlite and artifacts)")] = Path("results"),
     strict: Annotated[bool, typer.Option(help="exit with status 1 if any claim FAILs")] = False,
     retry_failed: Annotated[bool, typer.Option(help="rerun cells that failed in earlier runs")] = False,
+    track: Annotated[str | None, typer.Option(help="log each run to an experiment tracker: mlflow")] = None,
+    tracking_uri: Annotated[str | None, typer.Option(
+        help="MLflow tracking URI (default: sqlite store in OUT/mlruns, or $MLFLOW_TRACKING_URI)")] = None,
 ) -> None:
     """Run (or resume) experiments, then print their claims."""
     from collapselab.core.registry import get_experiment
     from collapselab.core.runner import run_experiment
+
+    _check_sweep_options(backend, workers, device, ray_address)
+    if seeds is not None and seeds < 1:
+        raise UserError(f"--seeds must be >= 1, got {seeds}")
+    for name in experiments:  # every name is checked before any work starts
+        _user(get_experiment, name)
+    tracker = _tracker(track, out, tracking_uri)
+    any_fail = False
+    for name in experiments:
+        report = _user(run_experiment, name, preset=preset, overrides=set_ or [], seeds=seeds, out_dir=out,
+                       workers=workers or os.cpu_count() or 1, backend=backend, ray_address=ray_address,
+                       device=device, retry_failed=retry_failed, progress=_RichProgress(), on_report=tracker)
+        _print_report(report)
+        any_fail |= any(c.status == "FAIL" for c in report.claims)
+    if tracker is not None:
+        console.print(f"tracked {len(tracker.logged)} run(s) in MLflow at {tracker.uri}")
+    if strict and any_fail:
+        raise typer.Exit(1)
+
+
+def _check_sweep_options(backend: str, workers: int | None, device: str, ray_address: str | None) -> None:
     from collapselab.core.sweep import BACKENDS
 
     if backend not in BACKENDS:
         raise UserError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if workers is not None and workers < 1:
         raise UserError(f"--workers must be >= 1, got {workers}")
-    if seeds is not None and seeds < 1:
-        raise UserError(f"--seeds must be >= 1, got {seeds}")
     _check_device(device)
     if ray_address and backend != "ray":
         raise UserError("--ray-address needs --backend ray")
-    for name in experiments:  # every name is checked before any work starts
-        _user(get_experiment, name)
-    any_fail = False
-    for name in experiments:
-        report = _user(run_experiment, name, preset=preset, overrides=set_ or [], seeds=seeds, out_dir=out,
-                       workers=workers or os.cpu_count() or 1, backend=backend, ray_address=ray_address,
-                       device=device, retry_failed=retry_failed, progress=_RichProgress())
-        _print_report(report)
-        any_fail |= any(c.status == "FAIL" for c in report.claims)
-    if strict and any_fail:
+
+
+def _tracker(track: str | None, out: Path, uri: str | None):
+    from collapselab.core.tracking import make_tracker
+
+    return _user(make_tracker, track, out, uri)
+
+
+@app.command("reproduce")
+def reproduce_cmd(
+    preset: Annotated[str, typer.Option(help="smoke (seconds), quick (minutes per experiment) or full")] = "quick",
+    only: Annotated[list[str] | None, typer.Option(help="a paper slug (e.g. strong-collapse); repeatable; "
+                                                        "default: every paper")] = None,
+    workers: Annotated[int | None, typer.Option(help="parallel workers (default: cores; 1 = in-process)")] = None,
+    backend: Annotated[str, typer.Option(help="local or ray")] = "local",
+    ray_address: Annotated[str | None, typer.Option(help="join an existing Ray cluster at this address")] = None,
+    device: Annotated[str, typer.Option(help="torch device for experiments that use one: cpu, cuda, cuda:1")] = "cpu",
+    out: Annotated[Path, typer.Option(
+        help="results folder (holds collapselab.sqlite and artifacts)")] = Path("results"),
+    strict: Annotated[bool, typer.Option(help="exit with status 1 if any claim FAILs")] = False,
+    retry_failed: Annotated[bool, typer.Option(help="rerun cells that failed in earlier runs")] = False,
+    track: Annotated[str | None, typer.Option(help="log each run to an experiment tracker: mlflow")] = None,
+    tracking_uri: Annotated[str | None, typer.Option(
+        help="MLflow tracking URI (default: sqlite store in OUT/mlruns, or $MLFLOW_TRACKING_URI)")] = None,
+) -> None:
+    """Run every registered experiment (resuming from the store), write the report, summarise the claims."""
+    from collapselab.core.params import PRESETS
+    from collapselab.core.reproduce import check_only, reproduce
+
+    if preset not in PRESETS:
+        raise UserError(f"unknown preset {preset!r}; valid presets: {', '.join(PRESETS)}")
+    _check_sweep_options(backend, workers, device, ray_address)
+    _user(check_only, only)
+    tracker = _tracker(track, out, tracking_uri)
+    result = _user(reproduce, out, preset=preset, only=only, workers=workers or os.cpu_count() or 1,
+                   backend=backend, ray_address=ray_address, device=device, retry_failed=retry_failed,
+                   on_report=lambda r: (_print_report(r), tracker(r) if tracker else None),
+                   progress=_RichProgress, on_start=lambda name: console.rule(name))
+    console.rule("summary")
+    console.print(result.summary(), highlight=False, soft_wrap=True, markup=False)
+    if tracker is not None:
+        console.print(f"tracked {len(tracker.logged)} run(s) in MLflow at {tracker.uri}")
+    if strict and result.counts()["FAIL"]:
         raise typer.Exit(1)
 
 
@@ -162,11 +224,12 @@ def _print_report(report) -> None:
 
 @app.command("report")
 def report_cmd(out: Annotated[Path, typer.Option(help="results folder to report on")] = Path("results")) -> None:
-    """Write a self-contained report.html of the latest run of every experiment in OUT."""
-    from collapselab.core.report import write_report
+    """Write the report site (OUT/site/index.html) and a single-file OUT/report.html."""
+    from collapselab.core.report import write_report, write_site
 
+    site = _user(write_site, out)
     path = _user(write_report, out)
-    console.print(f"report: {path}")
+    console.print(f"report site: {site}\nreport: {path}")
 
 
 def _check_device(device: str) -> None:
@@ -187,10 +250,11 @@ def _user(fn, *args, **kwargs):
     from collapselab.core.params import ParamError
     from collapselab.core.registry import UnknownExperiment
     from collapselab.core.store import StoreError
+    from collapselab.core.tracking import TrackingError
 
     try:
         return fn(*args, **kwargs)
-    except (ParamError, UnknownExperiment, StoreError, FileNotFoundError) as exc:
+    except (ParamError, UnknownExperiment, StoreError, FileNotFoundError, FileExistsError, TrackingError) as exc:
         raise UserError(str(exc)) from None
 
 

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 import toy_experiments  # noqa: F401  (registers toy/* in this process)
 
 HERE = Path(__file__).parent
@@ -93,6 +92,9 @@ def test_run_strict_report_local(capsys, tmp_path):
     code, stdout, _ = run_main(capsys, "report", "--out", out)
     html = (tmp_path / "report.html").read_text()
     assert code == 0 and "report.html" in stdout and "toy/values" in html and "data:image/png;base64" in html
+    index = (tmp_path / "site" / "index.html").read_text()  # the static site (tested in a browser elsewhere)
+    assert "index.html" in stdout and "experiments/toy--values.html" in index
+    assert (tmp_path / "site" / "experiments" / "toy--failing-claim.html").is_file()
     claims = json.loads(next((tmp_path / "toy" / "values").glob("*/claims.json")).read_text())
     assert claims[0]["status"] == "PASS" and set(claims[0]) == {"id", "statement", "status", "measured"}
 

@@ -1,8 +1,8 @@
 import sqlite3
 
 import pytest
-
 import toy_experiments  # noqa: F401  (registers toy/*)
+
 from collapselab.core.runner import run_experiment, store_path
 from collapselab.core.store import Store, StoreError
 
@@ -73,3 +73,10 @@ def test_foreign_and_corrupt_files_are_left_untouched(tmp_path):
     with pytest.raises(StoreError, match="not a collapselab store"):
         Store(foreign)
     assert foreign.read_bytes() == before
+
+
+def test_a_figure_that_cannot_be_drawn_costs_nothing_else(tmp_path):
+    rep = run_experiment("toy/values", overrides=["bad_figure=true"], out_dir=tmp_path)
+    assert rep.analysis_error and "figure 'broken' could not be saved" in rep.analysis_error
+    assert (rep.artifact_dir / "figures" / "values.png").is_file()
+    assert (rep.artifact_dir / "claims.json").is_file() and [c.status for c in rep.claims] == ["PASS"]

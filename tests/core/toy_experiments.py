@@ -8,7 +8,17 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from collapselab.core import Analysis, CellContext, Claim, Experiment, Paper, Params, Results, Verdict, register
+from collapselab.core import (
+    Analysis,
+    CellContext,
+    Claim,
+    Experiment,
+    Paper,
+    Params,
+    Results,
+    Verdict,
+    register,
+)
 from collapselab.core.plotting import new_figure
 
 TOY = Paper("toy", "A toy paper for framework tests", "0000.00000", "Toy")
@@ -20,6 +30,7 @@ class ToyParams(Params):
     fail_at: list[int] = Field([], description="cell indices that raise")
     scale: float = Field(1.0, gt=0, le=100, description="scale of the value")
     mode: str = Field("a", pattern="^(a|b)$", description="a or b")
+    bad_figure: bool = Field(False, description="add a figure that cannot be drawn")
 
 
 def cells(p: ToyParams) -> list[dict]:
@@ -41,7 +52,12 @@ def analyze(frame: pd.DataFrame, p: ToyParams) -> Analysis:
     fig, ax = new_figure()
     ax.plot(frame["i"], frame["value"], "o")
     table = frame.groupby("i", as_index=False)["value"].mean()
-    return Analysis(figures={"values": fig}, tables={"summary": table})
+    figures = {"values": fig}
+    if p.bad_figure:
+        bad, ax = new_figure()
+        ax.set_title(r"$\frac{$")  # broken mathtext: fails when drawn
+        figures = {"broken": bad, **figures}
+    return Analysis(figures=figures, tables={"summary": table})
 
 
 def _mean_positive(r: Results) -> Verdict:

@@ -10,6 +10,7 @@ import json
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -76,8 +77,12 @@ def new_run_id() -> str:
 def run_experiment(name: str, *, preset: str = "smoke", overrides: list[str] | None = None,
                    seeds: int | None = None, out_dir: str | Path = "results", workers: int = 1,
                    backend: str = "local", ray_address: str | None = None, device: str = "cpu",
-                   retry_failed: bool = False, progress: Progress | None = None) -> RunReport:
+                   retry_failed: bool = False, progress: Progress | None = None,
+                   on_report: Callable[[RunReport], Any] | None = None) -> RunReport:
     """Run (or resume) experiment ``name`` and write its artifacts; returns the :class:`RunReport`.
+
+    ``on_report`` (optional) is called with the finished :class:`RunReport` once the store and the
+    artifact folder are written: the hook of experiment tracking (:mod:`collapselab.core.tracking`).
 
     Raises ``ParamError``/``UnknownExperiment``/``StoreError`` for user mistakes, before any work.
     """
@@ -113,11 +118,15 @@ def run_experiment(name: str, *, preset: str = "smoke", overrides: list[str] | N
         artifact_dir = out_dir / name / run_id
         analysis, analysis_error = _analyze(experiment, frame, params)
         claims = evaluate_claims(experiment.claims, Results(frame, params, analysis.tables))
-        _write_artifacts(artifact_dir, experiment, params, preset, run_id, analysis, claims,
-                         store.artifacts(name, keys), counts, analysis_error)
+        analysis_error = _write_artifacts(artifact_dir, experiment, params, preset, run_id, analysis, claims,
+                                          store.artifacts(name, keys), counts, analysis_error)
         store.finish_run(run_id, status="finished" if not analysis_error else "analysis-failed", counts=counts,
                          claims=[c.to_dict() for c in claims])
-    return RunReport(name, run_id, preset, params, frame, claims, artifact_dir, counts, failures, analysis_error)
+    report = RunReport(name, run_id, preset, params, frame, claims, artifact_dir, counts, failures,
+                       analysis_error)
+    if on_report is not None:
+        on_report(report)
+    return report
 
 
 def _analyze(experiment: Experiment, frame: pd.DataFrame, params: Params) -> tuple[Analysis, str | None]:
@@ -134,10 +143,18 @@ def _analyze(experiment: Experiment, frame: pd.DataFrame, params: Params) -> tup
 
 def _write_artifacts(directory: Path, experiment: Experiment, params: Params, preset: str, run_id: str,
                      analysis: Analysis, claims: list[ClaimOutcome], files: dict[str, bytes],
-                     counts: dict[str, int], analysis_error: str | None) -> None:
+                     counts: dict[str, int], analysis_error: str | None) -> str | None:
+    """Write figures, tables, files, claims.json and params.json; returns the (updated) analysis error."""
     directory.mkdir(parents=True, exist_ok=True)
     for stem, fig in analysis.figures.items():
-        save_figure(fig, directory / "figures", stem)
+        try:  # one figure that cannot be drawn must not cost the others, the tables or the claims
+            save_figure(fig, directory / "figures", stem)
+        except Exception:
+            import matplotlib.pyplot as plt
+
+            plt.close(fig)
+            error = f"figure {stem!r} could not be saved:\n{traceback.format_exc()}"
+            analysis_error = f"{analysis_error}\n{error}" if analysis_error else error
     if analysis.tables:
         (directory / "tables").mkdir(exist_ok=True)
         for stem, table in analysis.tables.items():
@@ -151,3 +168,4 @@ def _write_artifacts(directory: Path, experiment: Experiment, params: Params, pr
         meta["analysis_error"] = analysis_error
         (directory / "analysis_error.txt").write_text(analysis_error)
     (directory / "params.json").write_text(json.dumps(meta, indent=2))
+    return analysis_error

@@ -1,0 +1,141 @@
+"""Reproduce everything: run every registered experiment at a preset (resuming), then the report.
+
+``reproduce(out_dir, preset="quick")`` runs the experiments of every paper (or of the papers named in
+``only``) through :func:`~collapselab.core.runner.run_experiment`, so cells already in the store are
+reused and an interrupted reproduction resumes where it stopped. An experiment that crashes (a bug in
+its ``cells``, say) is recorded and the others still run. It then writes the static site and
+``report.html``, and returns a :class:`Reproduction` whose :meth:`~Reproduction.summary` says, per
+paper, how many claims PASS, FAIL or are INCONCLUSIVE.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from collapselab.core.claims import STATUSES
+from collapselab.core.experiment import Paper
+from collapselab.core.registry import UnknownExperiment, all_experiments
+from collapselab.core.report import known_papers, write_report, write_site
+from collapselab.core.runner import RunReport, run_experiment
+
+
+@dataclass
+class PaperOutcome:
+    paper: Paper
+    reports: list[RunReport] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)  # experiment -> last line of its traceback
+
+    def counts(self) -> dict[str, int]:
+        return {s: sum(c.status == s for r in self.reports for c in r.claims) for s in STATUSES}
+
+    def sentence(self) -> str:
+        """One line in plain words, e.g. ``Strong Model Collapse: 3 of 4 claims PASS, 1 FAIL, ...``."""
+        name = self.paper.short or self.paper.title
+        n_exp = len(self.reports) + len(self.errors)
+        if n_exp == 0:
+            return f"{name} ({self.paper.slug}): no experiment registered, nothing to run."
+        c = self.counts()
+        total = sum(c.values())
+        text = (f"{name} ({self.paper.slug}): {c['PASS']} of {total} claims PASS, {c['FAIL']} FAIL, "
+                f"{c['INCONCLUSIVE']} INCONCLUSIVE, over {len(self.reports)} experiment(s)")
+        failed_cells = sum(r.counts.get("failed", 0) for r in self.reports)
+        if failed_cells:
+            text += f"; {failed_cells} cell(s) failed"
+        if self.errors:
+            text += f"; {len(self.errors)} experiment(s) could not run: " + ", ".join(self.errors)
+        return text + "."
+
+
+@dataclass
+class Reproduction:
+    preset: str
+    papers: list[PaperOutcome]
+    site: Path | None = None
+    report: Path | None = None
+
+    def counts(self) -> dict[str, int]:
+        return {s: sum(p.counts()[s] for p in self.papers) for s in STATUSES}
+
+    def summary(self) -> str:
+        """A plain-language summary: totals, then one line per paper."""
+        c = self.counts()
+        total = sum(c.values())
+        runs = sum(len(p.reports) for p in self.papers)
+        lines = [f"Reproduced {runs} experiment(s) of {len(self.papers)} paper(s) at preset {self.preset!r}: "
+                 f"{c['PASS']} of {total} claims PASS, {c['FAIL']} FAIL, {c['INCONCLUSIVE']} INCONCLUSIVE."]
+        lines += [f"  {p.sentence()}" for p in self.papers]
+        if self.site:
+            lines.append(f"Report site: {self.site}  (single file: {self.report})")
+        return "\n".join(lines)
+
+
+def paper_slugs() -> list[str]:
+    """Slugs ``--only`` accepts: the known papers (declared or with registered experiments)."""
+    return [p.slug for p in known_papers()]
+
+
+def check_only(only: list[str] | None) -> list[str] | None:
+    """Validate ``--only`` slugs; an unknown one raises :class:`UnknownExperiment` with the valid ones."""
+    if not only:
+        return None
+    import difflib
+
+    valid = paper_slugs()
+    for slug in only:
+        if slug not in valid:
+            close = difflib.get_close_matches(slug, valid, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise UnknownExperiment(f"unknown paper {slug!r}{hint}; valid papers: {', '.join(valid)}")
+    return list(dict.fromkeys(only))
+
+
+def reproduce(out_dir: str | Path = "results", *, preset: str = "quick", only: list[str] | None = None,
+              workers: int = 1, backend: str = "local", ray_address: str | None = None, device: str = "cpu",
+              retry_failed: bool = False, on_report: Callable[[RunReport], Any] | None = None,
+              progress: Callable[[], Any] | None = None,
+              on_start: Callable[[str], Any] | None = None) -> Reproduction:
+    """Run (resuming) every experiment of the selected papers at ``preset``, then write the report.
+
+    ``progress`` is a factory of per-run progress objects (see :class:`~collapselab.core.runner.Progress`);
+    ``on_start(name)`` is called before each experiment; ``on_report`` is passed to ``run_experiment``
+    (experiment tracking). Experiments whose ``uses_device`` is False run on ``cpu`` whatever ``device``.
+    """
+    selected = check_only(only)
+    experiments = all_experiments()
+    papers = [p for p in known_papers() if selected is None or p.slug in selected]
+    outcomes = []
+    for paper in papers:
+        outcome = PaperOutcome(paper)
+        for name, exp in experiments.items():
+            if exp.paper.slug != paper.slug:
+                continue
+            if on_start:
+                on_start(name)
+            try:
+                outcome.reports.append(run_experiment(
+                    name, preset=preset, out_dir=out_dir, workers=workers, backend=backend,
+                    ray_address=ray_address, device=device if exp.uses_device else "cpu",
+                    retry_failed=retry_failed, progress=progress() if progress else None, on_report=on_report))
+            except Exception as exc:  # one broken experiment must not stop the others
+                if _is_user_error(exc):
+                    raise
+                outcome.errors[name] = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        outcomes.append(outcome)
+    result = Reproduction(preset, outcomes)
+    if (Path(out_dir) / "collapselab.sqlite").exists():
+        result.site = write_site(out_dir)
+        result.report = write_report(out_dir)
+    return result
+
+
+def _is_user_error(exc: Exception) -> bool:
+    """Errors the user must fix (bad preset, unusable store, tracking refused): stop at once."""
+    from collapselab.core.params import ParamError
+    from collapselab.core.store import StoreError
+    from collapselab.core.tracking import TrackingError
+
+    return isinstance(exc, (ParamError, StoreError, TrackingError))
