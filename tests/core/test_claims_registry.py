@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
-from pydantic import ValidationError
 import toy_experiments as toy
+from pydantic import ValidationError
 
 from collapselab.core import Claim, Experiment, Results, Verdict, evaluate_claims, get_experiment
 from collapselab.core.claims import summarize
