@@ -1,0 +1,94 @@
+"""Bayesian neural networks under attack (Paper 3, "Attacking Bayes", arXiv 2404.19640).
+
+* the stochastic-classifier protocol ``model(x, n_samples) -> logits (S, B, C)`` and the posterior
+  predictive ``predictive_log_probs`` (logsumexp of per-sample log_softmax minus log S);
+* posteriors behind it: :class:`MAP`, :class:`MCDropout`, :class:`MeanFieldVI`, :class:`DeepEnsemble`,
+  :class:`HMC` (with the generic sampler :func:`hmc_sample`), each with fit/save/load;
+* differentiable uncertainty: :func:`predictive_entropy`, :func:`mutual_information`,
+  :func:`max_probability`;
+* attacks in :mod:`collapselab.bayes.attacks` (PGD/FGSM with EOT, detection and semantic-shift attacks);
+* evaluation hygiene (:func:`evaluate_robustness`, :func:`square_attack`, ...) and the audit of flawed
+  evaluations (:func:`audit`, :func:`flawed_pgd`, :func:`softmax_robustness`).
+"""
+
+from collapselab.bayes import attacks
+from collapselab.bayes._evaluation import (
+    HygieneReport,
+    audit,
+    auroc,
+    evaluate_robustness,
+    flawed_pgd,
+    forward_randomness,
+    outputs_look_like_probabilities,
+    predict,
+    robust_accuracy,
+    softmax_robustness,
+    softmax_robustness_floor,
+    square_attack,
+    zero_gradient_fraction,
+)
+from collapselab.bayes._hmc import HMCResult, hmc_sample
+from collapselab.bayes._nets import build_net
+from collapselab.bayes._posteriors import (
+    HMC,
+    MAP,
+    DeepEnsemble,
+    MCDropout,
+    MeanFieldVI,
+    Posterior,
+    load_posterior,
+)
+from collapselab.bayes._predictive import (
+    SCORES,
+    StochasticClassifier,
+    expected_entropy,
+    log_predictive,
+    max_probability,
+    mutual_information,
+    predictive_entropy,
+    predictive_log_probs,
+    sample_logits,
+    uncertainty,
+)
+from collapselab.bayes.attacks import detection_attack, fgsm, pgd, semantic_shift_attack
+
+__all__ = [
+    "HMC",
+    "MAP",
+    "SCORES",
+    "DeepEnsemble",
+    "HMCResult",
+    "HygieneReport",
+    "MCDropout",
+    "MeanFieldVI",
+    "Posterior",
+    "StochasticClassifier",
+    "attacks",
+    "audit",
+    "auroc",
+    "build_net",
+    "detection_attack",
+    "evaluate_robustness",
+    "expected_entropy",
+    "fgsm",
+    "flawed_pgd",
+    "forward_randomness",
+    "hmc_sample",
+    "load_posterior",
+    "log_predictive",
+    "max_probability",
+    "mutual_information",
+    "outputs_look_like_probabilities",
+    "pgd",
+    "predict",
+    "predictive_entropy",
+    "predictive_log_probs",
+    "robust_accuracy",
+    "sample_logits",
+    "semantic_shift_attack",
+    "softmax_robustness",
+    "softmax_robustness_floor",
+    "square_attack",
+    "uncertainty",
+    "zero_gradient_fraction",
+]
