@@ -1,0 +1,118 @@
+import pytest
+import torch
+from torch import nn
+
+from collapselab.smoothing import (
+    SWEEN,
+    AdaptiveSWEEN,
+    Smooth,
+    adaptive_combine,
+    train_with_noise,
+)
+
+
+def toy_data(n=400, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 4, generator=g)
+    y = (x[:, 0] > 0).long() + 2 * (x[:, 1] > 0).long()  # 4 quadrant classes
+    return x, y
+
+
+class Fixed(nn.Module):
+    """A frozen linear scorer (no training needed)."""
+
+    def __init__(self, weight, scale=4.0):
+        super().__init__()
+        self.lin = nn.Linear(4, 4, bias=False)
+        self.lin.weight.data = scale * weight
+
+    def forward(self, x):
+        return self.lin(x)
+
+
+def quadrant_weight():
+    w = torch.zeros(4, 4)
+    signs = torch.tensor([[-1, -1], [1, -1], [-1, 1], [1, 1]], dtype=torch.float32)
+    w[:, :2] = signs
+    return w
+
+
+def members():
+    torch.manual_seed(0)  # test-only: deterministic module init for the random scorers
+    good = Fixed(quadrant_weight())
+    half = Fixed(quadrant_weight() * torch.tensor([1.0, 0.0, 0.0, 0.0]))  # sees one coordinate
+    noise = Fixed(torch.randn(4, 4), scale=1.0)
+    return [noise, half, good]
+
+
+def test_weights_on_simplex_and_only_w_trains():
+    x, y = toy_data()
+    ens = SWEEN(members())
+    before = [p.clone() for p in ens.members.parameters()]
+    hist = ens.fit_weights(x, y, 0.25, epochs=15, lr=0.5, batch_size=64, generator=0)
+    a = ens.weights
+    assert a.shape == (3,) and torch.all(a >= 0) and a.sum().item() == pytest.approx(1.0, abs=1e-6)
+    assert hist[-1] < hist[0]
+    assert a[2] > a[1] > a[0]  # the accurate member gets the most weight
+    assert all(torch.equal(p, q) for p, q in zip(before, ens.members.parameters()))
+    probs = ens(x[:10])
+    assert probs.sum(1).allclose(torch.ones(10)) and (probs >= 0).all()
+
+
+def test_uniform_start_is_mean_of_member_probs():
+    x, _ = toy_data(20)
+    ens = SWEEN(members())
+    assert torch.allclose(ens(x), ens.member_probs(x).mean(1))
+
+
+@pytest.mark.parametrize("rule", ["ztest", "bound"])
+def test_lazy_adaptive_matches_reference(rule):
+    x, y = toy_data(300, seed=1)
+    ens = SWEEN(members())
+    ens.fit_weights(x, y, 0.25, epochs=3, lr=0.5, generator=0)
+    xn = x + 0.5 * torch.randn(x.shape, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        ref = adaptive_combine(ens.member_probs(xn), ens.weights, rule=rule)
+        lazy = AdaptiveSWEEN(ens, rule=rule)
+        out = lazy(xn)
+    assert torch.allclose(out, ref.probs, atol=1e-6)
+    assert lazy.member_evals_ == int(ref.n_evals.sum()) and lazy.inputs_ == 300
+    assert 0.0 < lazy.saving_ < 1.0
+    if rule == "bound":  # exact rule: same class as the full ensemble on every input
+        assert torch.equal(out.argmax(1), ens(xn).argmax(1))
+
+
+def test_bound_rule_certifies_like_full_sween():
+    x, y = toy_data(200)
+    ens = SWEEN(members())
+    ens.fit_weights(x, y, 0.25, epochs=3, lr=0.5, generator=0)
+    full = Smooth(ens, 4, 0.25).certify(x[0], 20, 300, 0.01, generator=5)
+    adaptive = AdaptiveSWEEN(ens, rule="bound")
+    assert Smooth(adaptive, 4, 0.25).certify(x[0], 20, 300, 0.01, generator=5) == full
+    assert adaptive.saving_ > 0
+
+
+def test_train_with_noise_learns_and_is_reproducible():
+    x, y = toy_data()
+    models = []
+    for _ in range(2):
+        torch.manual_seed(1)  # test-only: identical initial weights for the reproducibility check
+        m = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 4))
+        hist = train_with_noise(m, x, y, 0.25, epochs=8, lr=0.01, generator=3)
+        models.append(m)
+    assert hist[-1] < hist[0]
+    assert all(torch.equal(p, q) for p, q in zip(models[0].parameters(), models[1].parameters()))
+
+
+def test_sween_validation():
+    with pytest.raises(ValueError, match="candidates"):
+        SWEEN([])
+    ens = SWEEN(members())
+    with pytest.raises(ValueError, match="rule"):
+        AdaptiveSWEEN(ens, rule="vote")
+    with pytest.raises(ValueError, match="confidence"):
+        AdaptiveSWEEN(ens, confidence=1.0)
+    with pytest.raises(ValueError, match="sigma"):
+        ens.fit_weights(torch.zeros(4, 4), torch.zeros(4, dtype=torch.long), -0.1)
+    with pytest.raises(ValueError, match="member_probs"):
+        adaptive_combine(torch.zeros(2, 3), torch.ones(3) / 3)
