@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -42,3 +44,14 @@ def resolve_device(name: Any = "cpu"):
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
+
+
+@contextmanager
+def torch_seed_scope(seed: int, devices: Sequence[int] = ()) -> Iterator[None]:
+    """Seed torch's global generator for the block only (e.g. a module's weight initialisation, which
+    draws from it), then restore the caller's state: ``fork_rng`` + ``manual_seed`` in one place."""
+    import torch
+
+    with torch.random.fork_rng(devices=list(devices)):
+        torch.manual_seed(int(seed))
+        yield

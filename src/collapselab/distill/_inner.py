@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
+from collapselab._rng import torch_seed_scope
 from collapselab._validation import check_choice, check_real
 from collapselab.distill._memory import GraphMemory
 
@@ -164,8 +165,7 @@ def fresh_model(model_fn: Callable[[], nn.Module], generator: torch.Generator, d
     initialisation is reproducible and the caller's global RNG state is left as it was.
     """
     seed = int(torch.randint(0, 2**62, (1,), generator=generator))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with torch_seed_scope(seed):
         net = model_fn()
     if not isinstance(net, nn.Module):
         raise ValueError(f"`model_fn` must return an nn.Module, got {type(net).__name__}")

@@ -32,6 +32,7 @@ import pandas as pd
 from pydantic import Field
 from scipy.stats import spearmanr
 
+from collapselab._rng import torch_seed_scope
 from collapselab.core import Analysis, CellContext, Claim, Experiment, Params, Results, Verdict, register
 from collapselab.core.plotting import colors, new_figure
 from collapselab.experiments._papers import TRANSFERRED_DISCREPANCY
@@ -120,8 +121,7 @@ def _train_and_embed(arch: str, width: int, epochs: int, augment: str, n_train: 
     x_tr = torch.as_tensor(data.x_train[:n_train])
     y_tr = torch.as_tensor(data.y_train[:n_train])
     x_te, y_te = torch.as_tensor(data.x_test), torch.as_tensor(data.y_test)
-    with torch.random.fork_rng(devices=[]):  # deterministic init without touching global state
-        torch.manual_seed(seed)
+    with torch_seed_scope(seed):  # deterministic init without touching global state
         if arch == "mlp":
             model = MLP(28 * 28, [width, max(width // 2, 1)], 10)
         else:

@@ -21,6 +21,7 @@ import time
 import numpy as np
 import torch
 
+from collapselab._rng import torch_seed_scope
 from collapselab._validation import check_choice, check_int
 from collapselab.nn import DecoderLM
 from collapselab.nn.attention import sparse_mask
@@ -66,8 +67,7 @@ def decode_time_per_token(attention: str, width: int, context: int, *, n_layers:
     check_choice("attention", attention, ATTENTIONS)
     check_int("context", context, low=2)
     measure = min(check_int("measure", measure, low=1), context - 1)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with torch_seed_scope(seed):
         model = DecoderLM(vocab, d_model=width, n_layers=n_layers, n_heads=n_heads, max_len=context,
                           attention=attention, attn_kwargs=attn_kwargs).to(device).eval()
     states = model.init_state(batch, device=device)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from collapselab._rng import torch_seed_scope
 from collapselab._validation import check_int, check_real
 from collapselab.nn import DecoderLM, sequence_loss
 from collapselab.reasoning._tasks import EOS, PAD, Example, Vocabulary, generate, vocabulary
@@ -89,8 +90,7 @@ def train_cot_model(task: str, size: int, *, width: int, attention: str = "softm
     vocab = vocabulary(task, size, **task_kwargs)
     max_len = max(len(ex.prompt) + len(ex.target) for ex in train + test)
     g = torch.Generator().manual_seed(seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=g)))  # init only, restored after
+    with torch_seed_scope(int(torch.randint(0, 2**31 - 1, (1,), generator=g))):  # init only
         model = DecoderLM(len(vocab), d_model=width, n_layers=n_layers, n_heads=n_heads, max_len=max_len,
                           attention=attention, attn_kwargs=attn_kwargs)
     model.to(device).train()

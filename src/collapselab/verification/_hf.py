@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from collapselab._rng import as_torch_generator
+from collapselab._rng import as_torch_generator, torch_seed_scope
 from collapselab._validation import check_int, check_real
 
 
@@ -109,8 +109,7 @@ def sample_summaries(model, tok, documents: Sequence[str], *, num_samples: int, 
     temperature = check_real("temperature", temperature, low=0.0)
     out: list[list[str]] = []
     devices = [torch.device(device).index or 0] if torch.device(device).type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)  # scoped to this fork: the global generator is restored on exit
+    with torch_seed_scope(seed, devices):  # the global generator is restored on exit
         for s in range(0, len(documents), batch_size):
             chunk = [_prompt(d) for d in documents[s:s + batch_size]]
             enc = tok(chunk, return_tensors="pt", padding=True).to(device)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from collapselab._rng import SeedLike, as_rng, as_torch_generator
+from collapselab._rng import SeedLike, as_rng, as_torch_generator, torch_seed_scope
 from collapselab._validation import check_int
 from collapselab.nn import DecoderLM, fit, sequence_loss
 
@@ -121,8 +121,7 @@ def train_gcd_model(task: GCDTask, a, b, answers, *, d_model: int = 64, n_layers
     x, y = seq[:, :-1], seq[:, 1:]  # y[t] is the token after x[..t]
     answer_mask = torch.zeros(y.shape[1], dtype=torch.bool)
     answer_mask[task.prompt_len - 1:] = True  # positions whose next token is an answer digit
-    with torch.random.fork_rng(devices=[]):  # initialise from ``generator`` without touching global state
-        torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=gen)))
+    with torch_seed_scope(int(torch.randint(0, 2**62, (1,), generator=gen))):  # init from ``generator``
         model = DecoderLM(task.vocab_size, d_model=d_model, n_layers=n_layers, n_heads=n_heads,
                           max_len=task.seq_len)
 
