@@ -105,6 +105,19 @@ class _RichProgress:
         self.progress.stop()
 
 
+# Options shared by `run` and `reproduce`, declared once.
+WorkersOpt = Annotated[int | None, typer.Option(help="parallel workers (default: cores; 1 = in-process)")]
+BackendOpt = Annotated[str, typer.Option(help="local or ray")]
+RayAddressOpt = Annotated[str | None, typer.Option(help="join an existing Ray cluster at this address")]
+DeviceOpt = Annotated[str, typer.Option(help="torch device for experiments that use one: cpu, cuda, cuda:1")]
+OutOpt = Annotated[Path, typer.Option(help="results folder (holds collapselab.sqlite and artifacts)")]
+StrictOpt = Annotated[bool, typer.Option(help="exit with status 1 if any claim FAILs")]
+RetryOpt = Annotated[bool, typer.Option(help="rerun cells that failed in earlier runs")]
+TrackOpt = Annotated[str | None, typer.Option(help="log each run to an experiment tracker: mlflow")]
+TrackingUriOpt = Annotated[str | None, typer.Option(
+    help="MLflow tracking URI (default: sqlite store in OUT/mlruns, or $MLFLOW_TRACKING_URI)")]
+
+
 @app.command("run")
 def run_cmd(
     experiments: Annotated[list[str], typer.Argument(help="one or more paper-slug/experiment names")],
@@ -112,17 +125,15 @@ def run_cmd(
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a parameter: key=value "
                                                                "(lists comma-separated); repeatable")] = None,
     seeds: Annotated[int | None, typer.Option(help="Monte Carlo replicates per cell")] = None,
-    workers: Annotated[int | None, typer.Option(help="parallel workers (default: cores; 1 = in-process)")] = None,
-    backend: Annotated[str, typer.Option(help="local or ray")] = "local",
-    ray_address: Annotated[str | None, typer.Option(help="join an existing Ray cluster at this address")] = None,
-    device: Annotated[str, typer.Option(help="torch device for experiments that use one: cpu, cuda, cuda:1")] = "cpu",
-    out: Annotated[Path, typer.Option(
-        help="results folder (holds collapselab.sqlite and artifacts)")] = Path("results"),
-    strict: Annotated[bool, typer.Option(help="exit with status 1 if any claim FAILs")] = False,
-    retry_failed: Annotated[bool, typer.Option(help="rerun cells that failed in earlier runs")] = False,
-    track: Annotated[str | None, typer.Option(help="log each run to an experiment tracker: mlflow")] = None,
-    tracking_uri: Annotated[str | None, typer.Option(
-        help="MLflow tracking URI (default: sqlite store in OUT/mlruns, or $MLFLOW_TRACKING_URI)")] = None,
+    workers: WorkersOpt = None,
+    backend: BackendOpt = "local",
+    ray_address: RayAddressOpt = None,
+    device: DeviceOpt = "cpu",
+    out: OutOpt = Path("results"),
+    strict: StrictOpt = False,
+    retry_failed: RetryOpt = False,
+    track: TrackOpt = None,
+    tracking_uri: TrackingUriOpt = None,
 ) -> None:
     """Run (or resume) experiments, then print their claims."""
     from collapselab.core.registry import get_experiment
@@ -170,17 +181,15 @@ def reproduce_cmd(
     preset: Annotated[str, typer.Option(help="smoke (seconds), quick (minutes per experiment) or full")] = "quick",
     only: Annotated[list[str] | None, typer.Option(help="a paper slug (e.g. strong-collapse); repeatable; "
                                                         "default: every paper")] = None,
-    workers: Annotated[int | None, typer.Option(help="parallel workers (default: cores; 1 = in-process)")] = None,
-    backend: Annotated[str, typer.Option(help="local or ray")] = "local",
-    ray_address: Annotated[str | None, typer.Option(help="join an existing Ray cluster at this address")] = None,
-    device: Annotated[str, typer.Option(help="torch device for experiments that use one: cpu, cuda, cuda:1")] = "cpu",
-    out: Annotated[Path, typer.Option(
-        help="results folder (holds collapselab.sqlite and artifacts)")] = Path("results"),
-    strict: Annotated[bool, typer.Option(help="exit with status 1 if any claim FAILs")] = False,
-    retry_failed: Annotated[bool, typer.Option(help="rerun cells that failed in earlier runs")] = False,
-    track: Annotated[str | None, typer.Option(help="log each run to an experiment tracker: mlflow")] = None,
-    tracking_uri: Annotated[str | None, typer.Option(
-        help="MLflow tracking URI (default: sqlite store in OUT/mlruns, or $MLFLOW_TRACKING_URI)")] = None,
+    workers: WorkersOpt = None,
+    backend: BackendOpt = "local",
+    ray_address: RayAddressOpt = None,
+    device: DeviceOpt = "cpu",
+    out: OutOpt = Path("results"),
+    strict: StrictOpt = False,
+    retry_failed: RetryOpt = False,
+    track: TrackOpt = None,
+    tracking_uri: TrackingUriOpt = None,
 ) -> None:
     """Run every registered experiment (resuming from the store), write the report, summarise the claims."""
     from collapselab.core.params import PRESETS
