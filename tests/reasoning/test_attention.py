@@ -48,9 +48,10 @@ def test_sparse_attention_equals_per_query_loop():
     assert torch.allclose(y, att.merge_heads(ref), atol=1e-5)
 
 
-def test_linear_parallel_equals_recurrent_and_explicit_formula():
+@pytest.mark.parametrize("chunk", [1, 3, 64])  # one position per chunk, chunks with a remainder, one chunk
+def test_linear_parallel_equals_recurrent_and_explicit_formula(chunk):
     torch.manual_seed(1)
-    att = LinearAttention(8, 2, 10).eval()
+    att = LinearAttention(8, 2, 10, chunk=chunk).eval()
     x = torch.randn(3, 10, 8)
     y = att(x)
     state = att.init_state(3)

@@ -13,6 +13,7 @@ from collapselab.reasoning import (
     lis_length,
     vocabulary,
 )
+from collapselab.reasoning._tasks import _patience
 
 
 def brute_lis(xs):
@@ -26,6 +27,11 @@ def test_lis_solvers_agree_with_brute_force(seed):
     for _ in range(30):
         xs = [int(v) for v in rng.integers(0, 9, 7)]
         assert lis_length(xs) == max(lis_dp(xs)) == brute_lis(xs)
+        # the check of every CoT step: patience pile of x_l = 1 + LIS of the earlier values below x_l
+        piles, dp = _patience(xs)[0], lis_dp(xs)
+        for l, x in enumerate(xs):
+            below = [v for v in xs[:l] if v < x]
+            assert piles[l] == dp[l] == 1 + (brute_lis(below) if below else 0)
 
 
 def test_edit_distance_known_values_and_costs():
@@ -33,6 +39,19 @@ def test_edit_distance_known_values_and_costs():
     assert edit_distance("", "abc") == 3 and edit_distance("abc", "") == 3
     assert edit_distance("ab", "ba") == 2  # two substitutions
     assert edit_distance("ab", "ba", (2, 2, 3)) == 4 == ed_table("ab", "ba", (2, 2, 3))[-1][-1]  # delete + insert
+
+
+@pytest.mark.parametrize("costs", [(1, 1, 1), (1, 2, 3), (3, 1, 1)])
+def test_reversing_both_strings_keeps_the_distance(costs):
+    """The generator checks every prefix cell with the suffix recursion on the reversed strings."""
+    rng = np.random.default_rng(sum(costs))
+    for _ in range(20):
+        a, b = ("".join(rng.choice(list("abc"), int(rng.integers(0, 6)))) for _ in range(2))
+        table = ed_table(a, b, costs)
+        for i in range(len(a) + 1):
+            for j in range(len(b) + 1):
+                assert table[i][j] == edit_distance(a[:i], b[:j], costs) == edit_distance(a[:i][::-1], b[:j][::-1],
+                                                                                          costs)
 
 
 @pytest.mark.parametrize("text, p, value", [("2 * ( 7 + 3 / 3 )", 11, 5), ("1 - 2 - 3", 11, 7),
@@ -86,3 +105,24 @@ def test_direct_answer_mode_and_validation():
     with pytest.raises(ValueError, match="vocabulary"):
         vocabulary("lis", 4).encode(["<bogus>"])
     assert set(TASKS) == {"lis", "ed", "arithmetic"}
+
+
+@pytest.mark.parametrize("task, target", [("lis", "lis_dp"), ("ed", "ed_table"), ("arithmetic", "evaluate_expression")])
+def test_a_wrong_solver_is_caught(monkeypatch, task, target):
+    """Every emitted example is checked: corrupt one solver and generation must refuse."""
+    from collapselab.reasoning import SolverMismatch, _tasks
+
+    real = getattr(_tasks, target)
+
+    def corrupt(*args, **kwargs):
+        out = real(*args, **kwargs)
+        if target == "lis_dp":
+            return out[:-1] + [out[-1] + 1]
+        if target == "ed_table":
+            out[-1][-1] += 1
+            return out
+        return out + 1
+
+    monkeypatch.setattr(_tasks, target, corrupt)
+    with pytest.raises(SolverMismatch):
+        generate(task, 3, 5, seed=0)

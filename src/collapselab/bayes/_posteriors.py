@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import torch
@@ -138,13 +138,34 @@ class _TrainView(nn.Module):
         return self.posterior(x, 1)[0]
 
 
-def _fit_kwargs(epochs, batch_size, lr, weight_decay):
-    return {
-        "epochs": check_int("epochs", epochs, low=0),
-        "batch_size": check_int("batch_size", batch_size, low=1),
-        "lr": check_real("lr", lr, low=0.0, low_open=True),
-        "weight_decay": check_real("weight_decay", weight_decay, low=0.0),
-    }
+def _train(
+    module: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    seed: int,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    weight_decay: float = 0.0,
+    loss_fn=None,
+    device: str | torch.device = "cpu",
+) -> float:
+    """Train ``module`` in place with :func:`collapselab.nn.fit`, batch order from ``seed``; the last
+    epoch's mean loss (NaN for zero epochs)."""
+    hist = nn_fit(
+        module,
+        x,
+        y,
+        epochs=check_int("epochs", epochs, low=0),
+        batch_size=check_int("batch_size", batch_size, low=1),
+        lr=check_real("lr", lr, low=0.0, low_open=True),
+        weight_decay=check_real("weight_decay", weight_decay, low=0.0),
+        loss_fn=loss_fn,
+        device=device,
+        generator=_gen(seed),
+    )
+    return hist[-1] if hist else float("nan")
 
 
 def _check_xy(x: torch.Tensor, y: torch.Tensor) -> None:
@@ -154,16 +175,8 @@ def _check_xy(x: torch.Tensor, y: torch.Tensor) -> None:
         raise ValueError(f"`y` must be int64 class labels, got {y.dtype}")
 
 
-class MAP(Posterior):
-    """A point estimate (weight decay = Gaussian prior): every 'sample' repeats the same logits."""
-
-    def __init__(self, arch: dict[str, Any], *, seed: int | None = None):
-        super().__init__(arch, seed=seed)
-        self.net = build_net(self.arch, generator=_gen(self._init_seed))
-
-    def forward(self, x: torch.Tensor, n_samples: int = 1) -> torch.Tensor:
-        out = self.net(x)  # (B, C)
-        return out.unsqueeze(0).expand(n_samples, *out.shape)
+class _TrainsNet:
+    """``fit`` for posteriors built on one net ``self.net`` trained by maximum likelihood (+ weight decay)."""
 
     def fit(
         self,
@@ -175,18 +188,33 @@ class MAP(Posterior):
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         device: str | torch.device = "cpu",
-    ) -> MAP:
+    ) -> Self:
+        """Train ``self.net`` with Adam on cross-entropy; the batch order comes from the seed."""
         _check_xy(x, y)
-        hist = nn_fit(
+        self.info_["final_loss"] = _train(
             self.net,
             x,
             y,
-            **_fit_kwargs(epochs, batch_size, lr, weight_decay),
+            self._fit_seed,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            weight_decay=weight_decay,
             device=device,
-            generator=_gen(self._fit_seed),
         )
-        self.info_["final_loss"] = hist[-1] if hist else float("nan")
         return self
+
+
+class MAP(_TrainsNet, Posterior):
+    """A point estimate (weight decay = Gaussian prior): every 'sample' repeats the same logits."""
+
+    def __init__(self, arch: dict[str, Any], *, seed: int | None = None):
+        super().__init__(arch, seed=seed)
+        self.net = build_net(self.arch, generator=_gen(self._init_seed))
+
+    def forward(self, x: torch.Tensor, n_samples: int = 1) -> torch.Tensor:
+        out = self.net(x)  # (B, C)
+        return out.unsqueeze(0).expand(n_samples, *out.shape)
 
 
 class _SampledDropout(nn.Module):
@@ -202,7 +230,7 @@ class _SampledDropout(nn.Module):
         return x * keep / (1.0 - self.p)
 
 
-class MCDropout(Posterior):
+class MCDropout(_TrainsNet, Posterior):
     """MC dropout (Gal & Ghahramani 2016): dropout with rate ``p`` kept on at test time; each of the S
     samples of an input uses its own masks. Sampling streams are reset by :meth:`reseed`."""
 
@@ -232,29 +260,6 @@ class MCDropout(Posterior):
         b = x.shape[0]
         xs = x.unsqueeze(0).expand(n_samples, *x.shape).reshape(n_samples * b, *x.shape[1:])  # (S*B, ...)
         return self.net(xs).reshape(n_samples, b, -1)
-
-    def fit(
-        self,
-        x: torch.Tensor,
-        y: torch.Tensor,
-        *,
-        epochs: int = 10,
-        batch_size: int = 128,
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
-        device: str | torch.device = "cpu",
-    ) -> MCDropout:
-        _check_xy(x, y)
-        hist = nn_fit(
-            self.net,
-            x,
-            y,
-            **_fit_kwargs(epochs, batch_size, lr, weight_decay),
-            device=device,
-            generator=_gen(self._fit_seed),
-        )
-        self.info_["final_loss"] = hist[-1] if hist else float("nan")
-        return self
 
 
 class _Functional:
@@ -360,16 +365,17 @@ class MeanFieldVI(Posterior):
         def loss_fn(logits, yb):
             return F.cross_entropy(logits, yb) + self.kl_weight * self.kl() / n
 
-        hist = nn_fit(
+        self.info_["final_loss"] = _train(
             _TrainView(self),
             x,
             y,
-            **_fit_kwargs(epochs, batch_size, lr, 0.0),
+            self._fit_seed,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
             loss_fn=loss_fn,
             device=device,
-            generator=_gen(self._fit_seed),
         )
-        self.info_["final_loss"] = hist[-1] if hist else float("nan")
         self.info_["kl"] = float(self.kl())
         return self
 
@@ -422,17 +428,12 @@ class DeepEnsemble(Posterior):
         device: str | torch.device = "cpu",
     ) -> DeepEnsemble:
         _check_xy(x, y)
-        losses = []
-        for member, s in zip(self.members, _streams(self._fit_seed, self.n_members)):
-            hist = nn_fit(
-                member,
-                x,
-                y,
-                **_fit_kwargs(epochs, batch_size, lr, weight_decay),
-                device=device,
-                generator=_gen(s),
+        losses = [
+            _train(
+                member, x, y, s, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, device=device
             )
-            losses.append(hist[-1] if hist else float("nan"))
+            for member, s in zip(self.members, _streams(self._fit_seed, self.n_members))
+        ]
         self.info_["final_loss"] = float(np.mean(losses))
         return self
 
@@ -512,17 +513,19 @@ class HMC(Posterior):
         x, y = x.to(device), y.to(device)
         init_seed, hmc_seed = _streams(self._fit_seed, 2)
         if init_epochs > 0:
-            nn_fit(
+            _train(
                 self._f.template,
                 x,
                 y,
-                **_fit_kwargs(init_epochs, batch_size, init_lr, 0.0),
+                init_seed,
+                epochs=init_epochs,
+                batch_size=batch_size,
+                lr=init_lr,
                 loss_fn=lambda out, yb: (
                     F.cross_entropy(out, yb)
                     + sum((p * p).sum() for p in self._f.template.parameters()) / (2 * self.prior_std**2 * n)
                 ),
                 device=device,
-                generator=_gen(init_seed),
             )
         init = self._f.flatten(self._f.template).to(device)
         res = hmc_sample(

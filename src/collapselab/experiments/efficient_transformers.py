@@ -19,7 +19,7 @@ from pydantic import Field
 from collapselab.core import Analysis, CellContext, Claim, Experiment, Params, Results, Verdict, register
 from collapselab.core.plotting import colors, new_figure
 from collapselab.experiments._papers import EFFICIENT_TRANSFORMERS
-from collapselab.reasoning import attention_flops_per_token, decode_time_per_token, train_cot_model
+from collapselab.reasoning import attention_flops_per_token, decode_time_per_token, generate, min_width
 
 ATTENTIONS = ["softmax", "sparse", "linear"]
 
@@ -47,31 +47,30 @@ def _sizes(p: MinWidthParams, task: str) -> list[int]:
 
 
 def min_width_cells(p: MinWidthParams) -> list[dict]:
+    """One cell per (task, size, attention), the longest sequences first (they take longest to train, so
+    a pool of workers does not end on one long cell)."""
     for t in p.tasks:
         if t not in ("lis", "ed", "arithmetic"):
             raise ValueError(f"unknown task {t!r}")
-    return [{"task": t, "size": s, "attention": a, "widths": sorted(p.widths), "threshold": p.threshold,
-             "n_layers": p.n_layers, "n_heads": p.n_heads, "block": p.block, "steps": p.steps,
-             "batch_size": p.batch_size, "lr": p.lr, "n_train": p.n_train, "n_test": p.n_test}
-            for t in p.tasks for s in _sizes(p, t) for a in p.attentions]
+    cells = [{"task": t, "size": s, "attention": a, "widths": sorted(p.widths), "threshold": p.threshold,
+              "n_layers": p.n_layers, "n_heads": p.n_heads, "block": p.block, "steps": p.steps,
+              "batch_size": p.batch_size, "lr": p.lr, "n_train": p.n_train, "n_test": p.n_test}
+             for t in p.tasks for s in _sizes(p, t) for a in p.attentions]
+    length = {(t, s): max(len(ex.prompt) + len(ex.target) for ex in generate(t, s, 20, seed=0))
+              for t in p.tasks for s in _sizes(p, t)}
+    return sorted(cells, key=lambda c: -length[c["task"], c["size"]])
 
 
 def min_width_run(cell: dict, ctx: CellContext) -> dict:
     """Train widths in ascending order until one reaches the threshold (one seed per replicate)."""
-    attn_kwargs = {"block": cell["block"]} if cell["attention"] == "sparse" else None
-    accuracy, losses = {}, {}
-    found = None
-    for w in cell["widths"]:
-        res = train_cot_model(cell["task"], cell["size"], width=w, attention=cell["attention"],
-                              n_layers=cell["n_layers"], n_heads=cell["n_heads"], steps=cell["steps"],
-                              batch_size=cell["batch_size"], lr=cell["lr"], n_train=cell["n_train"],
-                              n_test=cell["n_test"], attn_kwargs=attn_kwargs, seed=ctx.seed, device=ctx.device)
-        accuracy[str(w)], losses[str(w)] = res.accuracy, float(np.mean(res.losses[-20:]))
-        if res.accuracy >= cell["threshold"]:
-            found = w
-            break
-    return {"min_width": found, "accuracy_by_width": accuracy, "loss_by_width": losses,
-            "best_accuracy": max(accuracy.values())}
+    res = min_width(cell["task"], cell["size"], cell["attention"], cell["widths"], cell["threshold"],
+                    seeds=[ctx.seed], n_train=cell["n_train"], n_test=cell["n_test"],
+                    attn_kwargs={"block": cell["block"]} if cell["attention"] == "sparse" else None,
+                    n_layers=cell["n_layers"], n_heads=cell["n_heads"], steps=cell["steps"],
+                    batch_size=cell["batch_size"], lr=cell["lr"], device=ctx.device)
+    return {"min_width": res.width, "accuracy_by_width": {str(w): a for w, a in res.accuracy.items()},
+            "loss_by_width": {str(w): v for w, v in res.final_loss.items()},
+            "best_accuracy": max(res.accuracy.values())}
 
 
 def min_width_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -89,15 +88,16 @@ def min_width_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 def min_width_analyze(frame: pd.DataFrame, p: MinWidthParams) -> Analysis:
     table = min_width_table(frame)
-    tasks = list(dict.fromkeys(frame["task"]))
+    tasks = [t for t in p.tasks if t in set(frame["task"])]
     fig, axes = new_figure(len(tasks), 1, width=4.2 * len(tasks))
     axes = np.atleast_1d(axes)
     for ax, task in zip(axes, tasks):
-        for att, c in zip(ATTENTIONS, colors(3)):
+        for k, (att, c) in enumerate(zip(ATTENTIONS, colors(3))):
             g = table[(table.task == task) & (table.attention == att)].sort_values("size")
             solved = g["min_width"].notna()
-            ax.plot(g["size"][solved], g["min_width"][solved], "o-", color=c, label=att)
-            ax.plot(g["size"][~solved], g["max_width_tried"][~solved] * 2, "^", color=c, mfc="none")
+            x = g["size"] + 0.06 * (k - 1)  # dodged so that equal widths stay visible
+            ax.plot(x[solved], g["min_width"][solved], "o-", color=c, label=att)
+            ax.plot(x[~solved], g["max_width_tried"][~solved] * 2, "^", color=c, mfc="none")
         ax.set_yscale("log", base=2)
         ax.set_title(task)
         ax.set_xlabel("problem size")
@@ -163,8 +163,9 @@ def _claim_arithmetic_local(r: Results) -> Verdict:
     for att in ("sparse", "linear"):
         ga, _ = _growth(table, "arithmetic", att)
         gd = [_growth(table, t, att)[0] for t in ("lis", "ed")]
-        if math.isnan(ga) or any(math.isnan(x) for x in gd):
-            return Verdict.inconclusive(f"{att}: a smallest size is unsolved")
+        unsolved = [t for t, g in zip(("arithmetic", "lis", "ed"), (ga, *gd)) if math.isnan(g)]
+        if unsolved:
+            return Verdict.inconclusive(f"{att}: the smallest size of {', '.join(unsolved)} is unsolved")
         out.append(f"{att}: arithmetic {ga:g}x vs lis {gd[0]:g}x, ed {gd[1]:g}x")
         ok &= ga < min(gd)
     return Verdict.check(ok, "; ".join(out))

@@ -7,8 +7,9 @@ Every mechanism is an ``nn.Module`` built as ``cls(d_model, n_heads, max_len, **
 * ``softmax``: standard attention; the state is a key/value cache that grows with the sequence.
 * ``sparse``: softmax attention restricted to a fixed or strided pattern (Child et al. 2019) with
   block size B, implemented as a mask; decoding keeps a cache and masks it.
-* ``linear``: elu+1 feature map (Katharopoulos et al. 2020), causal by cumulative sums; decoding is
-  recurrent with a constant-size state (S = sum phi(k) v^T, z = sum phi(k)).
+* ``linear``: elu+1 feature map (Katharopoulos et al. 2020), causal; the parallel (training) form is
+  chunked: masked quadratic within chunks of ``chunk`` positions, the state carried across chunks;
+  decoding is recurrent with a constant-size state (S = sum phi(k) v^T, z = sum phi(k)).
 
 Register new mechanisms with :func:`register_attention`.
 """
@@ -146,21 +147,37 @@ def elu_feature_map(x: torch.Tensor) -> torch.Tensor:
 @register_attention("linear")
 class LinearAttention(_MultiHead):
     """Causal linear attention: y_i = phi(q_i)^T S_i / (phi(q_i)^T z_i), S_i = sum_{j<=i} phi(k_j) v_j^T,
-    z_i = sum_{j<=i} phi(k_j). Parallel form by cumulative sums over time, O(T hs^2) memory per head;
-    recurrent form with the constant-size state (S, z)."""
+    z_i = sum_{j<=i} phi(k_j).
 
-    def __init__(self, d_model: int, n_heads: int, max_len: int, dropout: float = 0.0, *, eps: float = 1e-6):
+    Parallel form, chunked: within a chunk of ``chunk`` positions the masked quadratic form
+    tril(phi(Q) phi(K)^T) V, plus phi(Q) S for the state S carried over from the earlier chunks;
+    O(T * chunk * hs + T * hs^2) time and O(T * chunk + hs^2) memory per head, where cumulative sums of
+    the outer products would take O(T hs^2) memory. ``chunk >= T`` is the purely quadratic form.
+    Decoding: the recurrent form with the constant-size state (S, z).
+    """
+
+    def __init__(self, d_model: int, n_heads: int, max_len: int, dropout: float = 0.0, *, eps: float = 1e-6,
+                 chunk: int = 64):
         super().__init__(d_model, n_heads)
         self.eps = eps
+        self.chunk = check_int("chunk", chunk, low=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         q, k, v = self.split_heads(x)
         q, k = elu_feature_map(q), elu_feature_map(k)  # (B, nh, T, hs)
-        S = torch.cumsum(k.unsqueeze(-1) * v.unsqueeze(-2), dim=2)  # (B, nh, T, hs, hs)
-        z = torch.cumsum(k, dim=2)  # (B, nh, T, hs)
-        num = torch.einsum("bhtd,bhtde->bhte", q, S)
-        den = torch.einsum("bhtd,bhtd->bht", q, z).unsqueeze(-1) + self.eps
-        return self.merge_heads(num / den)
+        B, nh, T, hs = q.shape
+        S = q.new_zeros(B, nh, hs, v.shape[-1])
+        z = q.new_zeros(B, nh, hs, 1)
+        out = []
+        for s in range(0, T, self.chunk):
+            qc, kc, vc = q[:, :, s:s + self.chunk], k[:, :, s:s + self.chunk], v[:, :, s:s + self.chunk]
+            A = (qc @ kc.transpose(-1, -2)).tril()  # (B, nh, c, c): phi(q_i)^T phi(k_j), j <= i in the chunk
+            num = A @ vc + qc @ S
+            den = A.sum(-1, keepdim=True) + qc @ z
+            out.append(num / (den + self.eps))
+            S = S + kc.transpose(-1, -2) @ vc
+            z = z + kc.sum(2).unsqueeze(-1)
+        return self.merge_heads(torch.cat(out, dim=2))
 
     def init_state(self, batch: int, device=None, dtype=None) -> dict:
         C = self.proj.in_features

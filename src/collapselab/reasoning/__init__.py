@@ -22,6 +22,7 @@ from collapselab.reasoning._tasks import (
 from collapselab.reasoning._train import (
                                           MinWidth,
                                           TrainResult,
+                                          cot_datasets,
                                           encode_batch,
                                           exact_match,
                                           greedy_solve,
@@ -30,6 +31,6 @@ from collapselab.reasoning._train import (
 )
 
 __all__ = ["TASKS", "Example", "MinWidth", "SolverMismatch", "TrainResult", "Vocabulary",
-           "attention_flops_per_token", "cot_flops", "decode_time_per_token", "ed_table", "edit_distance",
-           "encode_batch", "evaluate_expression", "exact_match", "generate", "greedy_solve", "lis_dp",
-           "lis_length", "min_width", "train_cot_model", "vocabulary"]
+           "attention_flops_per_token", "cot_datasets", "cot_flops", "decode_time_per_token", "ed_table",
+           "edit_distance", "encode_batch", "evaluate_expression", "exact_match", "generate", "greedy_solve",
+           "lis_dp", "lis_length", "min_width", "train_cot_model", "vocabulary"]

@@ -74,41 +74,46 @@ class SolverMismatch(RuntimeError):
     """A generated example disagrees with the independent solver (a bug, never expected)."""
 
 
-def _verify(ok: bool, what: str) -> None:
-    if not ok:
-        raise SolverMismatch(what)
-
-
 # ---------------------------------------------------------------------------------------------------
 # LIS
 
 
 def lis_dp(xs: list[int]) -> list[int]:
     """dp_l = 1 + max{dp_i : i < l, x_i < x_l} (O(n^2)), the CoT of the LIS task."""
-    dp: list[int] = []
-    for l, x in enumerate(xs):
-        dp.append(1 + max((dp[i] for i in range(l) if xs[i] < x), default=0))
-    return dp
+    x = np.asarray(xs)
+    dp = np.zeros(len(x), dtype=np.int64)
+    for l in range(len(x)):
+        dp[l] = 1 + dp[:l][x[:l] < x[l]].max(initial=0)
+    return dp.tolist()
+
+
+def _patience(xs: list[int]) -> tuple[list[int], int]:
+    """Patience sorting: (the pile each x_l lands on, counted from 1; the number of piles).
+
+    The pile of x_l is 1 + the length of the longest strictly increasing subsequence of the earlier
+    values below x_l, i.e. dp_l; the number of piles is the LIS length. O(n log n).
+    """
+    tails: list[int] = []  # tails[k]: the smallest last value of an increasing run of length k + 1
+    piles = []
+    for x in xs:
+        k = bisect.bisect_left(tails, x)
+        tails[k:k + 1] = [x]
+        piles.append(k + 1)
+    return piles, len(tails)
 
 
 def lis_length(xs: list[int]) -> int:
     """Length of the longest strictly increasing subsequence by patience sorting (independent check)."""
-    tails: list[int] = []
-    for x in xs:
-        k = bisect.bisect_left(tails, x)
-        tails[k:k + 1] = [x]
-    return len(tails)
+    return _patience(xs)[1]
 
 
 def _lis_example(size: int, rng: np.random.Generator, number_range: int) -> Example:
     xs = [int(v) for v in rng.integers(1, number_range, size)]
     dp = lis_dp(xs)
     answer = max(dp)
-    # independent checks by patience sorting: the answer, and every dp_l as 1 + the LIS of the earlier
-    # values below x_l (an increasing run ending at l is one of those followed by x_l)
-    _verify(answer == lis_length(xs), f"LIS answer of {xs}")
-    for l, x in enumerate(xs):
-        _verify(dp[l] == 1 + lis_length([v for v in xs[:l] if v < x]), f"LIS dp_{l} of {xs}")
+    piles, length = _patience(xs)  # independent check of the answer and of every dp_l
+    if answer != length or dp != piles:
+        raise SolverMismatch(f"LIS of {xs}: DP {dp} (answer {answer}) vs patience sorting {piles} ({length})")
     return Example([str(x) for x in xs] + [SEP], [str(d) for d in dp] + [SEP], str(answer))
 
 
@@ -132,8 +137,8 @@ def ed_table(a: str, b: str, costs: tuple[int, int, int] = (1, 1, 1)) -> list[li
     return D
 
 
-def edit_distance(a: str, b: str, costs: tuple[int, int, int] = (1, 1, 1)) -> int:
-    """Edit distance by memoised recursion on suffixes (independent check of :func:`ed_table`)."""
+def _suffix_distance(a: str, b: str, costs: tuple[int, int, int]):
+    """go(i, j) = edit distance of the suffixes a[i:] and b[j:], by memoised recursion."""
     ins, dele, sub = costs
 
     @functools.cache
@@ -144,7 +149,12 @@ def edit_distance(a: str, b: str, costs: tuple[int, int, int] = (1, 1, 1)) -> in
             return (len(a) - i) * dele
         return min(go(i + 1, j) + dele, go(i, j + 1) + ins, go(i + 1, j + 1) + (0 if a[i] == b[j] else sub))
 
-    return go(0, 0)
+    return go
+
+
+def edit_distance(a: str, b: str, costs: tuple[int, int, int] = (1, 1, 1)) -> int:
+    """Edit distance by memoised recursion on suffixes (independent check of :func:`ed_table`)."""
+    return _suffix_distance(a, b, tuple(costs))(0, 0)
 
 
 def _ed_example(size: int, rng: np.random.Generator, alphabet: str, costs: tuple[int, int, int]) -> Example:
@@ -165,9 +175,13 @@ def _ed_example(size: int, rng: np.random.Generator, alphabet: str, costs: tuple
                 del b[min(pos, len(b) - 1)]
         b = "".join(b)
     D = ed_table(a, b, costs)
-    for i in range(1, len(a) + 1):  # independent check of every cell: distance of prefixes
+    # Independent check of every cell, D[i][j] = distance(a[:i], b[:j]): reversing both strings keeps
+    # the distance, so the suffix recursion on the reversed strings gives every prefix pair in O(nm).
+    rev = _suffix_distance(a[::-1], b[::-1], costs)
+    for i in range(1, len(a) + 1):
         for j in range(1, len(b) + 1):
-            _verify(D[i][j] == edit_distance(a[:i], b[:j], costs), f"ED D[{i}][{j}] of {a}|{b}")
+            if D[i][j] != rev(len(a) - i, len(b) - j):
+                raise SolverMismatch(f"ED D[{i}][{j}] of {a}|{b}")
     cot = [str(D[i][j]) if j <= len(b) else "," for i in range(1, len(a) + 1) for j in range(1, len(b) + 2)]
     return Example([*a, "|", *b, SEP], [*cot, SEP], str(D[len(a)][len(b)]))
 
@@ -290,9 +304,11 @@ def _arithmetic_example(size: int, rng: np.random.Generator, p: int) -> Example:
     steps = []
     while _evaluate_one(root, p):
         steps.append(_render(root))
-    _verify(len(steps) == size and steps[-1] == [str(value)], f"arithmetic steps of {prompt}")
+    if len(steps) != size or steps[-1] != [str(value)]:
+        raise SolverMismatch(f"arithmetic steps of {prompt}")
     for s in steps:  # every rewritten expression keeps the value
-        _verify(evaluate_expression(s, p) == value, f"arithmetic step {s} of {prompt}")
+        if evaluate_expression(s, p) != value:
+            raise SolverMismatch(f"arithmetic step {s} of {prompt}")
     cot = [tok for s in steps[:-1] for tok in (*s, "=")]
     return Example([*prompt, "="], cot, str(value))
 
