@@ -80,11 +80,10 @@ class SolverMismatch(RuntimeError):
 
 def lis_dp(xs: list[int]) -> list[int]:
     """dp_l = 1 + max{dp_i : i < l, x_i < x_l} (O(n^2)), the CoT of the LIS task."""
-    x = np.asarray(xs)
-    dp = np.zeros(len(x), dtype=np.int64)
-    for l in range(len(x)):
-        dp[l] = 1 + dp[:l][x[:l] < x[l]].max(initial=0)
-    return dp.tolist()
+    dp: list[int] = []
+    for l, x in enumerate(xs):
+        dp.append(1 + max((dp[i] for i in range(l) if xs[i] < x), default=0))
+    return dp
 
 
 def _patience(xs: list[int]) -> tuple[list[int], int]:
