@@ -483,36 +483,33 @@ def _eigen_at_largest(r: Results, strategy: str):
     return s.sort_values("size").iloc[-1]
 
 
-def _eigen_gate(r: Results) -> str | None:
+def _eigen_verdict(r: Results, ok: bool, msg: str) -> Verdict:
+    """PASS/FAIL on ``ok``, unless the generator is too weak for the check to mean anything."""
     gen = float(r.frame["generator_accuracy"].mean())
     if gen < r.params.min_generator_accuracy:
-        return (f"generator accuracy {gen:.3f} < {r.params.min_generator_accuracy} (too few correct "
-                f"labels to judge at this scale)")
-    return None
+        return Verdict.inconclusive(f"{msg}; generator accuracy {gen:.3f} < {r.params.min_generator_accuracy} "
+                                    f"(too few correct labels to judge at this scale)")
+    return Verdict.check(ok, msg)
 
 
-def _check_eigen_collapse(r: Results) -> Verdict:
-    row = _eigen_at_largest(r, "none")
-    if row is None:
-        return Verdict.inconclusive("strategy 'none' not run")
-    msg = (f"no selection, {int(row['size'])} examples: {row['accuracy']:.3f} vs generator "
-           f"{row['generator_accuracy']:.3f}")
-    gate = _eigen_gate(r)
-    if gate:
-        return Verdict.inconclusive(f"{msg}; {gate}")
-    return Verdict.check(row["accuracy"] <= row["generator_accuracy"], msg)
+def _eigen_vs_generator(strategy: str, label: str, missing: str, beats: bool):
+    """Claim check: at its largest size, the model retrained on ``strategy``'s data beats its generator
+    (``beats``) or does not."""
+
+    def check(r: Results) -> Verdict:
+        row = _eigen_at_largest(r, strategy)
+        if row is None:
+            return Verdict.inconclusive(missing)
+        acc, gen = row["accuracy"], row["generator_accuracy"]
+        return _eigen_verdict(r, acc > gen if beats else acc <= gen,
+                              f"{label}, {int(row['size'])} examples: {acc:.3f} vs generator {gen:.3f}")
+
+    return check
 
 
-def _check_eigen_oracle(r: Results) -> Verdict:
-    row = _eigen_at_largest(r, "oracle")
-    if row is None:
-        return Verdict.inconclusive("strategy 'oracle' not run, or too few correct labels for any size")
-    msg = (f"oracle pruning, {int(row['size'])} examples: {row['accuracy']:.3f} vs generator "
-           f"{row['generator_accuracy']:.3f}")
-    gate = _eigen_gate(r)
-    if gate:
-        return Verdict.inconclusive(f"{msg}; {gate}")
-    return Verdict.check(row["accuracy"] > row["generator_accuracy"], msg)
+_check_eigen_collapse = _eigen_vs_generator("none", "no selection", "strategy 'none' not run", beats=False)
+_check_eigen_oracle = _eigen_vs_generator(
+    "oracle", "oracle pruning", "strategy 'oracle' not run, or too few correct labels for any size", beats=True)
 
 
 def _check_eigen_bestofk(r: Results) -> Verdict:
@@ -527,11 +524,7 @@ def _check_eigen_bestofk(r: Results) -> Verdict:
     m = common[-1]
     acc_b = float(s[(s["strategy"] == "best-of-k") & (s["size"] == m)]["accuracy"].iloc[0])
     acc_n = float(s[(s["strategy"] == "none") & (s["size"] == m)]["accuracy"].iloc[0])
-    msg = f"{m} examples: best-of-k {acc_b:.3f} vs top-1 {acc_n:.3f}"
-    gate = _eigen_gate(r)
-    if gate:
-        return Verdict.inconclusive(f"{msg}; {gate}")
-    return Verdict.check(acc_b > acc_n, msg)
+    return _eigen_verdict(r, acc_b > acc_n, f"{m} examples: best-of-k {acc_b:.3f} vs top-1 {acc_n:.3f}")
 
 
 register(Experiment(
