@@ -1,11 +1,13 @@
-"""The ``collapselab`` command line: list, show, run, reproduce, report.
+"""The ``collapselab`` command line: list, show, run, reproduce, claims, plot, report.
 
 User mistakes (unknown experiment or key, bad value, unusable results folder) print one line on
-stderr and exit with status 2; ``--strict`` makes a FAIL claim exit with status 1.
+stderr and exit with status 2; ``--strict`` makes a FAIL or ERROR claim exit with status 1; Ctrl-C
+cancels pending cells at once, says how many finished cells were saved and exits with status 130.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -31,7 +33,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 console = Console()
 # typer >= 0.20 vendors click; its UsageError is the parent of typer.BadParameter either way
 _UsageError = typer.BadParameter.__mro__[1]
-STATUS_STYLE = {"PASS": "green", "FAIL": "red", "INCONCLUSIVE": "yellow"}
+STATUS_STYLE = {"PASS": "green", "FAIL": "red", "INCONCLUSIVE": "yellow", "ERROR": "bold white on red",
+                "not run": "dim"}
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON (whole names, for scripts)")]
 
 
 class UserError(Exception):
@@ -51,15 +55,28 @@ def _root(version: Annotated[bool, typer.Option("--version", callback=_version, 
 
 
 @app.command("list")
-def list_cmd() -> None:
-    """List the registered experiments, by paper."""
+def list_cmd(as_json: JsonOpt = False) -> None:
+    """List the registered experiments, by paper (whole names, also when piped)."""
     from collapselab.core.registry import all_experiments
 
-    table = Table("experiment", "paper", "claims", "description")
-    for name, exp in all_experiments().items():
-        first = exp.description.split(". ")[0].rstrip(".") + "."
-        table.add_row(name, f"{exp.paper.short or exp.paper.title} ({exp.paper.arxiv})", str(len(exp.claims)),
-                      first)
+    rows = [{"experiment": name, "paper": exp.paper.slug, "arxiv": exp.paper.arxiv,
+             "paper_claims": sum(c.kind == "paper" for c in exp.claims),
+             "consistency_checks": sum(c.kind == "consistency" for c in exp.claims),
+             "description": exp.description.split(". ")[0].rstrip(".") + "."}
+            for name, exp in all_experiments().items()]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    if not sys.stdout.isatty():  # piped: one whole line per experiment, never cut to a terminal width
+        for r in rows:
+            print(f"{r['experiment']}\t{r['paper']}\t{r['paper_claims']}+{r['consistency_checks']}\t"
+                  f"{r['description']}")
+        return
+    table = Table("experiment", "paper", "claims (paper+consistency)", "description")
+    for r in rows:
+        table.add_row(r["experiment"], f"{r['paper']} ({r['arxiv']})",
+                      f"{r['paper_claims']}+{r['consistency_checks']}", r["description"])
+        table.columns[0].no_wrap = True
     console.print(table)
 
 
@@ -77,10 +94,61 @@ def show_cmd(experiment: Annotated[str, typer.Argument(help="paper-slug/experime
                       *(repr(exp.presets[p].get(key, "")) if key in exp.presets[p] else "" for p in exp.presets),
                       field.description or "")
     console.print(table)
-    claims = Table("claim", "statement")
+    claims = Table("claim", "kind", "statement", "source", "test")
     for c in exp.claims:
-        claims.add_row(c.id, c.statement)
+        claims.add_row(c.id, c.kind, c.statement, c.source, c.test)
     console.print(claims)
+
+
+@app.command("claims")
+def claims_cmd(
+    out: Annotated[Path, typer.Option(help="results folder whose latest verdicts are shown")] = Path("results"),
+    preset: Annotated[str | None, typer.Option(help="only verdicts of runs at this preset")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, md or json")] = "table",
+    as_json: JsonOpt = False,
+) -> None:
+    """The claims ledger: every claim with source, kind, declared test and its latest verdict in OUT."""
+    from collapselab.core.ledger import ledger, to_markdown
+
+    if as_json:
+        fmt = "json"
+    if fmt not in ("table", "md", "json"):
+        raise UserError(f"--format must be table, md or json, got {fmt!r}")
+    rows = _user(ledger, out, preset=preset)
+    if fmt == "json":
+        print(json.dumps(rows, indent=2))
+    elif fmt == "md":
+        print(to_markdown(rows))
+    else:
+        table = Table("experiment", "claim", "kind", "status", "source", "measured", title="claims ledger")
+        for r in rows:
+            table.add_row(r["experiment"], r["id"], r["kind"], f"[{STATUS_STYLE[r['status']]}]{r['status']}[/]",
+                          r["source"], r["measured"] + (f" ({r['needs']})" if r["needs"] else ""))
+        console.print(table)
+
+
+@app.command("plot")
+def plot_cmd(
+    experiment: Annotated[str, typer.Argument(help="paper-slug/experiment")],
+    out: OutOpt = Path("results"),
+    run_id: Annotated[str | None, typer.Option("--run", help="run id (default: the latest finished run)")] = None,
+) -> None:
+    """Redraw a finished run's figures from its stored tables, without rerunning anything."""
+    from collapselab.core.registry import get_experiment
+    from collapselab.core.runner import redraw, store_path
+    from collapselab.core.store import Store
+
+    exp = _user(get_experiment, experiment)
+    if run_id is None:
+        if not store_path(out).exists():
+            raise UserError(f"no results in {out}; run {experiment} first")
+        with Store(store_path(out)) as store:
+            run = store.latest_run(experiment)
+        if run is None:
+            raise UserError(f"no finished run of {experiment} in {out}")
+        run_id = run["run_id"]
+    files = _user(redraw, exp, out / experiment / run_id)
+    console.print(f"redrew {len(files)} file(s) in {out / experiment / run_id / 'figures'}")
 
 
 class _RichProgress:
@@ -116,6 +184,7 @@ RetryOpt = Annotated[bool, typer.Option(help="rerun cells that failed in earlier
 TrackOpt = Annotated[str | None, typer.Option(help="log each run to an experiment tracker: mlflow")]
 TrackingUriOpt = Annotated[str | None, typer.Option(
     help="MLflow tracking URI (default: sqlite store in OUT/mlruns, or $MLFLOW_TRACKING_URI)")]
+DryRunOpt = Annotated[bool, typer.Option(help="print the plan (cells, stored, estimated time) and run nothing")]
 
 
 @app.command("run")
@@ -134,6 +203,7 @@ def run_cmd(
     retry_failed: RetryOpt = False,
     track: TrackOpt = None,
     tracking_uri: TrackingUriOpt = None,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """Run (or resume) experiments, then print their claims."""
     from collapselab.core.registry import get_experiment
@@ -144,6 +214,10 @@ def run_cmd(
         raise UserError(f"--seeds must be >= 1, got {seeds}")
     for name in experiments:  # every name is checked before any work starts
         _user(get_experiment, name)
+    if dry_run:
+        _print_plan(experiments, preset=preset, overrides=set_ or [], seeds=seeds, out=out, device=device,
+                    workers=workers or os.cpu_count() or 1)
+        return
     tracker = _tracker(track, out, tracking_uri)
     any_fail = False
     for name in experiments:
@@ -151,11 +225,36 @@ def run_cmd(
                        workers=workers or os.cpu_count() or 1, backend=backend, ray_address=ray_address,
                        device=device, retry_failed=retry_failed, progress=_RichProgress(), on_report=tracker)
         _print_report(report)
-        any_fail |= any(c.status == "FAIL" for c in report.claims)
+        any_fail |= any(c.status in ("FAIL", "ERROR") for c in report.claims)
     if tracker is not None:
         console.print(f"tracked {len(tracker.logged)} run(s) in MLflow at {tracker.uri}")
     if strict and any_fail:
         raise typer.Exit(1)
+
+
+def _print_plan(names: list[str], *, preset: str, overrides: list[str], seeds: int | None, out: Path,
+                device: str, workers: int) -> None:
+    """The ``--dry-run`` table: per experiment, cells, stored, to run and the estimated time."""
+    from collapselab.core.estimate import estimate, format_seconds
+    from collapselab.core.registry import get_experiment
+
+    table = Table("experiment", "device", "cells", "stored", "to run", "estimated time", "basis",
+                  title=f"plan at preset {preset} on {workers} worker(s) (nothing runs)")
+    total, unknown = 0.0, 0
+    for name in names:
+        exp = get_experiment(name)
+        dev = device if exp.uses_device else "cpu"
+        est = _user(estimate, name, preset=preset, out_dir=out, overrides=overrides, seeds=seeds, device=dev,
+                    workers=workers)
+        table.add_row(name, dev, str(est.cells), str(est.stored), str(est.missing), format_seconds(est.seconds),
+                      est.basis)
+        if est.seconds is None:
+            unknown += 1
+        else:
+            total += est.seconds
+    console.print(table)
+    console.print(f"estimated total: {format_seconds(total)}"
+                  + (f" plus {unknown} experiment(s) of unknown cost" if unknown else ""))
 
 
 def _check_sweep_options(backend: str, workers: int | None, device: str, ray_address: str | None) -> None:
@@ -190,15 +289,22 @@ def reproduce_cmd(
     retry_failed: RetryOpt = False,
     track: TrackOpt = None,
     tracking_uri: TrackingUriOpt = None,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """Run every registered experiment (resuming from the store), write the report, summarise the claims."""
     from collapselab.core.params import PRESETS
+    from collapselab.core.registry import all_experiments
     from collapselab.core.reproduce import check_only, reproduce
 
     if preset not in PRESETS:
         raise UserError(f"unknown preset {preset!r}; valid presets: {', '.join(PRESETS)}")
     _check_sweep_options(backend, workers, device, ray_address)
-    _user(check_only, only)
+    selected = _user(check_only, only)
+    if dry_run:
+        names = [n for n, e in all_experiments().items() if selected is None or e.paper.slug in selected]
+        _print_plan(names, preset=preset, overrides=[], seeds=None, out=out, device=device,
+                    workers=workers or os.cpu_count() or 1)
+        return
     tracker = _tracker(track, out, tracking_uri)
     result = _user(reproduce, out, preset=preset, only=only, workers=workers or os.cpu_count() or 1,
                    backend=backend, ray_address=ray_address, device=device, retry_failed=retry_failed,
@@ -208,7 +314,8 @@ def reproduce_cmd(
     console.print(result.summary(), highlight=False, soft_wrap=True, markup=False)
     if tracker is not None:
         console.print(f"tracked {len(tracker.logged)} run(s) in MLflow at {tracker.uri}")
-    if strict and result.counts()["FAIL"]:
+    counts = result.counts(kind=None)
+    if strict and (counts["FAIL"] or counts["ERROR"]):
         raise typer.Exit(1)
 
 
@@ -224,10 +331,15 @@ def _print_report(report) -> None:
     if report.analysis_error:
         console.print(f"[red]analysis failed[/]: {report.analysis_error.strip().splitlines()[-1]} "
                       f"(full traceback in {report.artifact_dir / 'analysis_error.txt'})")
-    table = Table("claim", "status", "measured", "statement", title=f"claims of {report.experiment}")
+    table = Table("claim", "kind", "status", "measured", "statement", "source",
+                  title=f"claims of {report.experiment}")
     for o in report.claims:
-        table.add_row(o.id, f"[{STATUS_STYLE[o.status]}]{o.status}[/]", o.measured, o.statement)
+        measured = o.measured + (f"\n[italic]{o.needs}[/]" if o.needs else "")
+        table.add_row(o.id, o.kind, f"[{STATUS_STYLE[o.status]}]{o.status}[/]", measured, o.statement, o.source)
     console.print(table)
+    for o in report.claims:
+        if o.status == "ERROR":
+            console.print(f"[bold red]claim {o.id} raised[/]:\n{o.error}", markup=True, highlight=False)
     console.print(f"artifacts: {report.artifact_dir}")
 
 
@@ -277,8 +389,12 @@ def main(argv: list[str] | None = None) -> None:
     except _UsageError as exc:
         print(f"collapselab: error: {exc.format_message()}", file=sys.stderr)
         sys.exit(2)
-    except (typer.Abort, KeyboardInterrupt):
-        print("collapselab: interrupted (finished cells are saved; rerun to resume)", file=sys.stderr)
+    except (typer.Abort, KeyboardInterrupt) as exc:
+        from collapselab.core.runner import RunInterrupted
+
+        text = (str(exc) if isinstance(exc, RunInterrupted)
+                else "interrupted (finished cells are saved; rerun to resume)")
+        print(f"collapselab: {text}", file=sys.stderr)
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

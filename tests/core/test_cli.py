@@ -96,7 +96,8 @@ def test_run_strict_report_local(capsys, tmp_path):
     assert "index.html" in stdout and "experiments/toy--values.html" in index
     assert (tmp_path / "site" / "experiments" / "toy--failing-claim.html").is_file()
     claims = json.loads(next((tmp_path / "toy" / "values").glob("*/claims.json")).read_text())
-    assert claims[0]["status"] == "PASS" and set(claims[0]) == {"id", "statement", "status", "measured"}
+    assert claims[0]["status"] == "PASS" and {"id", "statement", "status", "measured", "source", "kind", "test",
+                                              "needs", "error"} == set(claims[0])
 
 
 def test_run_in_a_real_process_local_backend(tmp_path):

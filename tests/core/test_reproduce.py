@@ -28,8 +28,9 @@ def test_reproduce_cli_runs_resumes_reports_and_summarises(capsys, tmp_path):
     assert code == 0, err
     assert "toy/values" in stdout and "toy/failing-claim" in stdout
     # the plain-language summary: totals, then one line per paper
-    assert "Reproduced 2 experiment(s) of 1 paper(s) at preset 'smoke': 1 of 2 claims PASS, 1 FAIL" in stdout
-    assert "Toy (toy): 1 of 2 claims PASS, 1 FAIL, 0 INCONCLUSIVE, over 2 experiment(s)." in stdout
+    headline = ("paper claims: 1 PASS, 1 FAIL, 0 INCONCLUSIVE, 1 ERROR; consistency checks: 1 of 1 PASS")
+    assert f"Reproduced 3 experiment(s) of 1 paper(s) at preset 'smoke': {headline}." in stdout
+    assert f"Toy (toy): {headline}, over 3 experiment(s)." in stdout
     index = tmp_path / "site" / "index.html"
     assert index.is_file() and (tmp_path / "report.html").is_file()
     assert "toy--failing-claim.html" in index.read_text()
@@ -37,7 +38,7 @@ def test_reproduce_cli_runs_resumes_reports_and_summarises(capsys, tmp_path):
     code, stdout, _ = run_main(capsys, "reproduce", "--preset", "smoke", "--only", "toy", "--out", out,
                                "--workers", "1", "--strict")
     assert code == 1  # --strict: the failing claim fails the command
-    assert stdout.count("3 of 3 cells already in the store") == 2
+    assert stdout.count("3 of 3 cells already in the store") == 3
 
 
 def test_reproduce_user_errors(capsys, tmp_path):
@@ -58,7 +59,7 @@ def test_a_broken_experiment_does_not_stop_the_others(tmp_path, monkeypatch):
     result = reproduce(tmp_path, preset="smoke", only=["toy"])
     (toy_paper,) = result.papers
     assert toy_paper.paper == toy.TOY
-    assert [r.experiment for r in toy_paper.reports] == ["toy/values"]
+    assert [r.experiment for r in toy_paper.reports] == ["toy/broken-check", "toy/values"]
     assert "cells() is broken" in toy_paper.errors["toy/failing-claim"]
     assert "1 experiment(s) could not run: toy/failing-claim" in result.summary()
     assert result.site is not None and result.site.is_file()

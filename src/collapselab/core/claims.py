@@ -1,29 +1,47 @@
-"""Claims: statements from a paper, each with a check on a run's results.
+"""Claims: statements from a paper, each with a test declared before the run and a check that applies it.
 
-A check receives a :class:`Results` (the results frame, the validated parameters and the tables the
-experiment's ``analyze`` produced) and returns a :class:`Verdict`: PASS, FAIL or INCONCLUSIVE together
-with the measured figure, written so that a reader can compare it with the statement.
+A :class:`Claim` carries
+
+* ``statement``: what the paper states, no weaker;
+* ``source``: where the paper states it (section, theorem, figure or table of the arXiv version), or
+  ``derived: <where in docs/>`` for a statement this project derived;
+* ``kind``: ``paper`` (a statement about the world that the paper makes; counts in the headline) or
+  ``consistency`` (an internal check: theory against simulation, an identity, a sanity bound; shown, never
+  counted as reproducing the paper);
+* ``test``: the decision rule in words (statistic, null, alpha or equivalence margin, when the data suffice);
+* ``check``: a function of :class:`Results` (the tables the experiment's ``summarize`` produced and the
+  validated parameters) returning a :class:`Verdict`.
+
+Statuses: PASS, FAIL, INCONCLUSIVE (always with what would make it judgeable) and ERROR (the check raised:
+its traceback is kept and shown; a broken check never reads as "not enough data").
 """
 
 from __future__ import annotations
 
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
-Status = Literal["PASS", "FAIL", "INCONCLUSIVE"]
-STATUSES: tuple[Status, ...] = ("PASS", "FAIL", "INCONCLUSIVE")
+if TYPE_CHECKING:
+    from collapselab.stats import Decision
+
+Status = Literal["PASS", "FAIL", "INCONCLUSIVE", "ERROR"]
+STATUSES: tuple[Status, ...] = ("PASS", "FAIL", "INCONCLUSIVE", "ERROR")
+Kind = Literal["paper", "consistency"]
+KINDS: tuple[Kind, ...] = ("paper", "consistency")
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """The outcome of one claim check: a status and the measured figure (free text)."""
+    """The outcome of one claim check: a status, the measured figure (free text) and, for INCONCLUSIVE,
+    what would make the claim judgeable (``needs``)."""
 
     status: Status
     measured: str
+    needs: str = ""
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -35,14 +53,21 @@ class Verdict:
         return cls("PASS" if bool(ok) else "FAIL", measured)
 
     @classmethod
-    def inconclusive(cls, measured: str) -> Verdict:
-        """Not enough data to judge (e.g. a smoke preset too small for the claim)."""
-        return cls("INCONCLUSIVE", measured)
+    def inconclusive(cls, measured: str, needs: str = "") -> Verdict:
+        """Not enough data to judge; ``needs`` says what would ("needs >= 20 seeds", "needs preset full")."""
+        return cls("INCONCLUSIVE", measured, needs)
+
+    @classmethod
+    def of(cls, decision: Decision, prefix: str = "") -> Verdict:
+        """A verdict from a :mod:`collapselab.stats` decision rule (``beats``, ``matches``, ``at_most``)."""
+        text = f"{prefix}{decision.text}" if prefix else decision.text
+        return cls(decision.status, text, decision.needs)
 
 
 @dataclass
 class Results:
-    """What a claim check sees: the per-(cell, replicate) frame, the params and analyze's tables."""
+    """What a claim check sees: the tables of ``summarize``, the validated params (and, for the legacy
+    ``analyze`` path only, the per-(cell, replicate) frame; checks read tables)."""
 
     frame: pd.DataFrame
     params: Any
@@ -51,15 +76,21 @@ class Results:
 
 @dataclass(frozen=True)
 class Claim:
-    """A statement from the paper and the check that judges it on a run.
+    """A statement from the paper, where the paper makes it, its kind, its declared test and its check.
 
-    ``id`` is short and stable (it keys the stored verdicts); ``statement`` is what the paper says,
-    with the threshold the check applies.
+    ``id`` is short and stable (it keys the stored verdicts).
     """
 
     id: str
     statement: str
     check: Callable[[Results], Verdict]
+    source: str = ""
+    kind: Kind = "paper"
+    test: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"claim {self.id!r}: `kind` must be one of {KINDS}, got {self.kind!r}")
 
 
 @dataclass(frozen=True)
@@ -68,30 +99,57 @@ class ClaimOutcome:
     statement: str
     status: Status
     measured: str
+    source: str = ""
+    kind: str = "paper"
+    test: str = ""
+    needs: str = ""
+    error: str = ""  # the traceback of a check that raised (status ERROR)
 
     def to_dict(self) -> dict[str, str]:
-        return {"id": self.id, "statement": self.statement, "status": self.status,
-                "measured": self.measured}
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ClaimOutcome:
+        """Read a stored outcome (older stores lack the newer fields)."""
+        known = {k: str(d.get(k, "")) for k in cls.__dataclass_fields__ if k in d}
+        return cls(**{"kind": "paper", **known})
 
 
 def evaluate_claims(claims: list[Claim], results: Results) -> list[ClaimOutcome]:
-    """Run every claim's check; a check that raises is INCONCLUSIVE with the error as its figure."""
+    """Run every claim's check. No finished cells: INCONCLUSIVE; a check that raises (or returns something
+    other than a Verdict): ERROR, with the traceback kept."""
     out = []
     for claim in claims:
-        if results.frame.empty:
-            verdict = Verdict.inconclusive("no finished cells")
+        error = ""
+        if results.frame.empty and not results.tables:
+            verdict = Verdict.inconclusive("no finished cells", "needs the experiment's cells to run")
         else:
             try:
                 verdict = claim.check(results)
                 if not isinstance(verdict, Verdict):
                     raise TypeError(f"claim {claim.id!r} returned {type(verdict).__name__}, not Verdict")
-            except Exception as exc:  # a broken check must not hide the others
+            except Exception as exc:  # a broken check must not hide the others, nor pass as "no data"
                 last = traceback.format_exception_only(type(exc), exc)[-1].strip()
-                verdict = Verdict.inconclusive(f"check raised: {last}")
-        out.append(ClaimOutcome(claim.id, claim.statement, verdict.status, verdict.measured))
+                verdict, error = Verdict("ERROR", f"check raised: {last}"), traceback.format_exc()
+        out.append(ClaimOutcome(claim.id, claim.statement, verdict.status, verdict.measured, claim.source,
+                                claim.kind, claim.test, verdict.needs, error))
     return out
 
 
 def summarize(outcomes: list[ClaimOutcome]) -> dict[str, int]:
-    """Counts of PASS / FAIL / INCONCLUSIVE."""
+    """Counts of PASS / FAIL / INCONCLUSIVE / ERROR."""
     return {s: sum(o.status == s for o in outcomes) for s in STATUSES}
+
+
+def headline(outcomes: list[ClaimOutcome]) -> str:
+    """Paper claims and consistency checks counted apart, e.g. ``paper claims: 28 PASS, 5 FAIL, 3
+    INCONCLUSIVE; consistency checks: 25 of 25 PASS``."""
+    def part(kind: str) -> dict[str, int]:
+        return summarize([o for o in outcomes if o.kind == kind])
+
+    p, c = part("paper"), part("consistency")
+    text = "paper claims: " + ", ".join(f"{p[s]} {s}" for s in STATUSES if p[s] or s != "ERROR")
+    n_c = sum(c.values())
+    text += f"; consistency checks: {c['PASS']} of {n_c} PASS"
+    rest = [f"{c[s]} {s}" for s in STATUSES[1:] if c[s]]
+    return text + (f" ({', '.join(rest)})" if rest else "")

@@ -9,9 +9,14 @@ An experiment declares
 * ``run_cell(cell, ctx) -> dict``: pure and picklable (a module-level function); returns metrics
   (JSON-serialisable scalars or lists). A returned key ``"artifacts"`` may map file names to bytes;
   the framework stores them and writes them into each run's artifact folder;
-* ``analyze(frame, params) -> Analysis``: figures and tables from the results frame (one row per
-  (cell, replicate): the cell's keys, the metrics, ``replicate``, ``seed``, ``wall_time``);
-* ``claims``: the paper's statements with their checks.
+* ``summarize(frame, params) -> dict[str, DataFrame]``: the tables the claims read, from the results
+  frame (one row per (cell, replicate): the cell's keys, the metrics, ``replicate``, ``seed``,
+  ``wall_time``);
+* ``plot(tables, params) -> dict[str, Figure]``: figures drawn from the tables only, so they can be
+  redrawn from a run's stored tables without rerunning (``collapselab plot``);
+* ``claims``: the paper's statements with their sources, kinds, declared tests and checks (reading tables).
+
+(The older single ``analyze(frame, params) -> Analysis`` is still accepted in place of the pair.)
 
 Bump ``version`` when ``run_cell`` changes meaning: it is part of every cell's key, so older stored
 results are then recomputed instead of reused.
@@ -19,6 +24,7 @@ results are then recomputed instead of reused.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,11 +55,28 @@ class CellContext:
     def rng(self) -> np.random.Generator:
         return np.random.default_rng(self.seed)
 
-    def torch_generator(self, device: str | None = None):
+    def substream_seed(self, name: str, *idx: int | str) -> int:
+        """A 63-bit seed for the named sub-stream ``(name, *idx)`` of this cell: sha256 of the cell seed and
+        the key, so streams with different names or indices are independent and stable across runs."""
+        if not name:
+            raise ValueError("a sub-stream needs a non-empty `name`")
+        text = "|".join([str(self.seed), name, *map(str, idx)])
+        return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
+
+    def generator(self, name: str, *idx: int | str) -> np.random.Generator:
+        """A numpy Generator for the named sub-stream, e.g. ``ctx.generator("data")``,
+        ``ctx.generator("init", model_index)``; replaces hand-made seeds like ``seed * 1000 + i``."""
+        return np.random.default_rng(self.substream_seed(name, *idx))
+
+    def torch_generator(self, name: str | None = None, *idx: int | str, device: str | None = None):
+        """A torch Generator on ``device`` (default: the cell's device) seeded from the named sub-stream
+        (``name`` None: from the cell seed itself, as before sub-streams existed)."""
         import torch
 
-        g = torch.Generator(device=device or "cpu")
-        g.manual_seed(self.seed)
+        if name is not None and name in ("cpu", "cuda", "mps") or (name or "").startswith("cuda:"):
+            device, name = name, None  # the older call form torch_generator(device)
+        g = torch.Generator(device=device or self.device)
+        g.manual_seed(self.seed if name is None else self.substream_seed(name, *idx))
         return g
 
 
@@ -74,10 +97,14 @@ class Experiment:
     presets: dict[str, dict[str, Any]]
     cells: Callable[[Any], list[dict[str, Any]]]
     run_cell: Callable[[dict[str, Any], CellContext], dict[str, Any]]
-    analyze: Callable[[pd.DataFrame, Any], Analysis]
+    analyze: Callable[[pd.DataFrame, Any], Analysis] | None = None  # legacy: summarize + plot in one
     claims: list[Claim] = field(default_factory=list)
     version: int = 1
     uses_device: bool = False  # True when run_cell honours ctx.device (torch code)
+    summarize: Callable[[pd.DataFrame, Any], dict[str, pd.DataFrame]] | None = None
+    plot: Callable[[dict[str, pd.DataFrame], Any], dict[str, Any]] | None = None
+    main_figure: str = ""  # stem of the figure shown beside the claims in the report's index
+    cell_cost: Callable[[dict[str, Any]], float] | None = None  # relative cost of a cell (for --dry-run)
 
     def __post_init__(self) -> None:
         slug, _, rest = self.name.partition("/")
@@ -86,8 +113,33 @@ class Experiment:
         missing = [p for p in PRESETS if p not in self.presets]
         if missing:
             raise ValueError(f"experiment {self.name!r} lacks presets {missing}")
+        if self.summarize is None and self.analyze is None:
+            raise ValueError(f"experiment {self.name!r} needs `summarize` (and `plot`)")
+        if self.summarize is not None and self.analyze is not None:
+            raise ValueError(f"experiment {self.name!r}: give `summarize` + `plot` or the legacy `analyze`, "
+                             "not both")
         ids = [c.id for c in self.claims]
         if len(ids) != len(set(ids)):
             raise ValueError(f"experiment {self.name!r} has duplicate claim ids: {ids}")
         for values in self.presets.values():  # fail at import, not at run time
             self.params.model_validate(values)
+
+    def analysis(self, frame: pd.DataFrame, params: Any) -> Analysis:
+        """Tables then figures; with ``summarize`` + ``plot`` a figure failure costs no table (the caller
+        catches it; see the runner)."""
+        if self.summarize is None:
+            assert self.analyze is not None
+            return self.analyze(frame, params)
+        tables = self.summarize(frame, params)
+        if not isinstance(tables, dict):
+            raise TypeError(f"summarize returned {type(tables).__name__}, not a dict of DataFrames")
+        return Analysis(tables=tables)
+
+    def figures(self, tables: dict[str, pd.DataFrame], params: Any) -> dict[str, Any]:
+        """The figures drawn from ``tables`` (empty for a legacy experiment or one without ``plot``)."""
+        if self.plot is None:
+            return {}
+        figs = self.plot(tables, params)
+        if not isinstance(figs, dict):
+            raise TypeError(f"plot returned {type(figs).__name__}, not a dict of figures")
+        return figs

@@ -7,6 +7,7 @@ Every experiment's schema subclasses :class:`Params`. Unknown keys are errors (`
 from __future__ import annotations
 
 import difflib
+import math
 import types
 import typing
 from typing import Any
@@ -74,9 +75,27 @@ def resolve_params(schema: type[Params], presets: dict[str, dict[str, Any]], pre
     if seeds is not None:
         values["seeds"] = seeds
     try:
-        return schema.model_validate(values)
+        params = schema.model_validate(values)
     except ValidationError as exc:
         raise ParamError(_one_line(exc, schema)) from None
+    for key, value in params.model_dump().items():
+        bad = _non_finite(value)
+        if bad is not None:
+            raise ParamError(f"bad value for {key!r}: must be a finite number (got {bad!r}); cells are plain "
+                             "JSON, where inf and nan do not exist")
+    return params
+
+
+def _non_finite(value: Any) -> float | None:
+    """The first non-finite float inside ``value`` (lists, tuples, dicts), or None."""
+    if isinstance(value, float):
+        return value if not math.isfinite(value) else None
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    for v in items:
+        bad = _non_finite(v)
+        if bad is not None:
+            return bad
+    return None
 
 
 def _one_line(exc: ValidationError, schema: type[Params]) -> str:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import difflib
 
-from collapselab.core.experiment import Experiment
+from collapselab.core.experiment import Experiment, Paper
 
 _EXPERIMENTS: dict[str, Experiment] = {}
+_PAPERS: dict[str, Paper] = {}  # learnt at registration, in registration order
 
 
 class UnknownExperiment(KeyError):
@@ -18,6 +19,10 @@ def register(experiment: Experiment) -> Experiment:
     """Add an experiment; a second experiment under the same name is an error."""
     if experiment.name in _EXPERIMENTS and _EXPERIMENTS[experiment.name] is not experiment:
         raise KeyError(f"duplicate experiment {experiment.name!r}")
+    known = _PAPERS.setdefault(experiment.paper.slug, experiment.paper)
+    if known != experiment.paper:
+        raise KeyError(f"experiment {experiment.name!r} declares paper {experiment.paper.slug!r} differently "
+                       f"from an earlier experiment ({known.title!r} vs {experiment.paper.title!r})")
     _EXPERIMENTS[experiment.name] = experiment
     return experiment
 
@@ -46,6 +51,12 @@ def _load_builtin() -> None:
 def all_experiments() -> dict[str, Experiment]:
     _load_builtin()
     return dict(sorted(_EXPERIMENTS.items()))
+
+
+def all_papers() -> list[Paper]:
+    """The papers of the registered experiments, in the order they were first registered."""
+    _load_builtin()
+    return list(_PAPERS.values())
 
 
 def get_experiment(name: str) -> Experiment:

@@ -2,9 +2,10 @@
 
 ``write_site(out_dir)`` writes ``<out_dir>/site/``:
 
-* ``index.html``: every known paper (those of the registered experiments, and the project's declared
-  list of papers when there is one) against its claims: for the latest run of each experiment, each
-  claim's PASS / FAIL / INCONCLUSIVE and measured figure; an experiment with no run says *not run*;
+* ``index.html``: every known paper (those of the registered experiments) against its claims: the
+  headline counts paper claims and consistency checks apart; for the latest run of each experiment, its
+  main figure as a thumbnail (linked to its page) beside each claim's kind, source, declared test,
+  PASS / FAIL / INCONCLUSIVE / ERROR and measured figure; an experiment with no run says *not run*;
 * ``experiments/<paper>--<experiment>.html``: one page per experiment that has run: description, claims,
   figures (PNG shown, SVG linked), tables, parameters, the cells with their replicates and seeds, the
   environment, earlier runs;
@@ -28,9 +29,9 @@ from typing import Any
 
 import pandas as pd
 
-from collapselab.core.claims import STATUSES
+from collapselab.core.claims import STATUSES, ClaimOutcome, headline
 from collapselab.core.experiment import Experiment, Paper
-from collapselab.core.registry import all_experiments
+from collapselab.core.registry import all_experiments, all_papers
 from collapselab.core.store import Store
 
 STORE_NAME = "collapselab.sqlite"
@@ -45,6 +46,7 @@ h1{font-size:1.6em} h2{margin-top:1.8em;border-bottom:1px solid #ddd;padding-bot
 table{border-collapse:collapse;margin:.6em 0;font-size:.88em} td,th{border:1px solid #ddd;padding:.3em .6em;
 text-align:left;vertical-align:top} th{background:#f4f4f4}
 .PASS{background:#e3f6e3} .FAIL{background:#fbe0e0} .INCONCLUSIVE{background:#fff5d6}
+.ERROR{background:#d9534f;color:#fff} img.thumb{max-width:180px;border:1px solid #ddd}
 .NOTRUN{background:#f0f0f0;color:#666} .status{font-weight:bold;white-space:nowrap}
 img{max-width:100%;border:1px solid #eee;margin:.4em 0} code,pre{background:#f6f6f6;font-size:.85em}
 pre{padding:.6em;overflow-x:auto} .muted{color:#777;font-size:.85em} figure{margin:1em 0}
@@ -82,6 +84,13 @@ class ExperimentEntry:
             return []
         return sorted((self.dir / sub).glob(pattern))
 
+    def main_png(self) -> Path | None:
+        """The experiment's declared main figure of the latest run, else its first figure."""
+        pngs = self.files("figures", "*.png")
+        main = self.experiment.main_figure if self.experiment else ""
+        chosen = [p for p in pngs if p.stem == main] or pngs
+        return chosen[0] if chosen else None
+
 
 @dataclass
 class PaperEntry:
@@ -98,22 +107,9 @@ class PaperEntry:
 
 
 def known_papers() -> list[Paper]:
-    """Papers to report on: the project's declared list (if any), then those of registered experiments.
-
-    The declared list is ``ALL_PAPERS`` of ``collapselab.experiments._papers`` when that module exists;
-    the framework itself knows no paper.
-    """
-    papers: dict[str, Paper] = {}
-    try:
-        from collapselab.experiments import _papers
-
-        for p in getattr(_papers, "ALL_PAPERS", ()):
-            papers[p.slug] = p
-    except ImportError:
-        pass
-    for exp in all_experiments().values():
-        papers.setdefault(exp.paper.slug, exp.paper)
-    return list(papers.values())
+    """Papers to report on: those the registry learnt from registered experiments (the framework itself
+    knows no paper)."""
+    return all_papers()
 
 
 def collect(out_dir: str | Path) -> list[PaperEntry]:
@@ -173,12 +169,26 @@ def _status_cell(status: str) -> str:
     return f"<td class='status {_e(cls)}'>{_e(status)}</td>"
 
 
+_CLAIM_HEAD = "".join(f"<th>{h}</th>" for h in ("claim", "kind", "statement", "source", "test", "status", "measured"))
+
+
+def _claim_cells(c: dict) -> str:
+    """kind, statement, source, test, status and measured (with what an INCONCLUSIVE needs, the traceback
+    of an ERROR) of one stored claim outcome."""
+    measured = _e(c.get("measured", ""))
+    if c.get("needs"):
+        measured += f"<br><i>{_e(c['needs'])}</i>"
+    if c.get("error"):
+        measured += f"<details><summary>traceback</summary><pre>{_e(c['error'])}</pre></details>"
+    return (f"<td>{_e(c.get('kind', ''))}</td><td>{_e(c['statement'])}</td><td>{_e(c.get('source', ''))}</td>"
+            f"<td class='muted'>{_e(c.get('test', ''))}</td>{_status_cell(c['status'])}<td>{measured}</td>")
+
+
 def _claims_table(claims: list[dict]) -> str:
     if not claims:
         return "<p class='muted'>No claims evaluated.</p>"
-    rows = "".join(f"<tr class='{_e(c['status'])}'><td>{_e(c['id'])}</td><td>{_e(c['statement'])}</td>"
-                   f"{_status_cell(c['status'])}<td>{_e(c['measured'])}</td></tr>" for c in claims)
-    return f"<table><tr><th>claim</th><th>statement</th><th>status</th><th>measured</th></tr>{rows}</table>"
+    rows = "".join(f"<tr class='{_e(c['status'])}'><td>{_e(c['id'])}</td>{_claim_cells(c)}</tr>" for c in claims)
+    return f"<table><tr>{_CLAIM_HEAD}</tr>{rows}</table>"
 
 
 def _counts_text(counts: dict[str, int]) -> str:
@@ -195,14 +205,19 @@ def _when(ts: Any) -> str:
         return "?"
 
 
-def _index_html(papers: list[PaperEntry], *, link: Any) -> str:
+def _index_html(papers: list[PaperEntry], *, link: Any, thumb: Any = None) -> str:
     total = {s: 0 for s in (*STATUSES, NOT_RUN)}
     for p in papers:
         for k, v in p.counts().items():
             total[k] = total.get(k, 0) + v
+    outcomes = [ClaimOutcome.from_dict(c) for p in papers for en in p.experiments for c in en.claims]
     parts = ["<h1>collapselab: papers and their claims</h1>",
-             f"<p>Claims over all papers: <b>{_e(_counts_text(total))}</b>. Each row is a claim of the latest "
-             f"run of an experiment; the measured figure is what that run found.</p>",
+             f"<p><b>{_e(headline(outcomes))}</b>.</p>"
+             "<p>A PASS means: the paper's statement, cited where the paper makes it, held up under the test "
+             "declared beside it, on enough data to have judged it the other way. Paper claims count; "
+             "consistency checks (theory against simulation, identities, sanity bounds) are shown but never "
+             "counted as reproducing a paper. Each row is a claim of the latest run of an experiment; the "
+             f"measured figure is what that run found. All statuses: {_e(_counts_text(total))}.</p>",
              "<table><tr><th>paper</th><th>arXiv</th><th>experiments</th>"
              + "".join(f"<th>{s}</th>" for s in STATUSES) + f"<th>{NOT_RUN}</th></tr>"]
     for p in papers:
@@ -227,17 +242,19 @@ def _index_html(papers: list[PaperEntry], *, link: Any) -> str:
                             f"<td></td></tr>")
                 continue
             run = en.run
+            src = thumb(en) if thumb else None
+            img = (f"<br><a href='{link(en)}'><img class='thumb' alt='main figure of {_e(en.name)}' "
+                   f"src='{src}'></a>" if src else "")
             head = (f"<td rowspan='{max(len(en.claims), 1)}'><a href='{link(en)}'>{_e(en.name)}</a><br>"
-                    f"<span class='muted'>{_e(_when(run['started']))}</span></td>"
+                    f"<span class='muted'>{_e(_when(run['started']))}</span>{img}</td>"
                     f"<td rowspan='{max(len(en.claims), 1)}'>{_e(run['preset'])}</td>")
             if not en.claims:
-                rows.append(f"<tr>{head}<td colspan='4' class='muted'>no claims evaluated "
+                rows.append(f"<tr>{head}<td colspan='7' class='muted'>no claims evaluated "
                             f"(status {_e(run['status'])})</td></tr>")
             for i, c in enumerate(en.claims):
-                rows.append(f"<tr>{head if i == 0 else ''}<td>{_e(c['id'])}</td><td>{_e(c['statement'])}</td>"
-                            f"{_status_cell(c['status'])}<td>{_e(c['measured'])}</td></tr>")
-        parts.append("<table><tr><th>experiment</th><th>preset</th><th>claim</th><th>statement</th>"
-                     "<th>status</th><th>measured</th></tr>" + "".join(rows) + "</table>")
+                rows.append(f"<tr>{head if i == 0 else ''}<td>{_e(c['id'])}</td>{_claim_cells(c)}</tr>")
+        parts.append(f"<table><tr><th>experiment</th><th>preset</th>{_CLAIM_HEAD}</tr>" + "".join(rows)
+                     + "</table>")
     return "".join(parts)
 
 
@@ -357,9 +374,13 @@ def write_site(out_dir: str | Path, site_dir: str | Path | None = None) -> Path:
 
             body = _experiment_body(en, figure_src=copy, table_src=copy)
             (pages / f"{slug}.html").write_text(_page(en.name, body, up="../"), encoding="utf-8")
+    def thumb(en: ExperimentEntry) -> str | None:
+        png = en.main_png()
+        return f"experiments/{_e(page_slug(en.name))}/figures/{_e(png.name)}" if png else None
+
     index = site / "index.html"
     index.write_text(_page("collapselab report", _index_html(
-        papers, link=lambda en: f"experiments/{_e(page_slug(en.name))}.html")), encoding="utf-8")
+        papers, link=lambda en: f"experiments/{_e(page_slug(en.name))}.html", thumb=thumb)), encoding="utf-8")
     return index
 
 
@@ -369,7 +390,11 @@ def _embed(png: Path) -> str:
 
 def render(papers: list[PaperEntry]) -> str:
     """The single-file report: the index, then every experiment's page, figures embedded."""
-    body = [_index_html(papers, link=lambda en: f"#{_e(page_slug(en.name))}")]
+    def thumb(en: ExperimentEntry) -> str | None:
+        png = en.main_png()
+        return _embed(png) if png else None
+
+    body = [_index_html(papers, link=lambda en: f"#{_e(page_slug(en.name))}", thumb=thumb)]
     for p in papers:
         for en in p.experiments:
             if en.has_run:

@@ -5,7 +5,8 @@
 reused and an interrupted reproduction resumes where it stopped. An experiment that crashes (a bug in
 its ``cells``, say) is recorded and the others still run. It then writes the static site and
 ``report.html``, and returns a :class:`Reproduction` whose :meth:`~Reproduction.summary` says, per
-paper, how many claims PASS, FAIL or are INCONCLUSIVE.
+paper, how many paper claims PASS, FAIL, are INCONCLUSIVE or ERROR, and how many consistency checks PASS
+(counted apart: they never count as reproducing a paper).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from collapselab.core.claims import STATUSES
+from collapselab.core.claims import STATUSES, ClaimOutcome, headline
 from collapselab.core.experiment import Paper
 from collapselab.core.registry import UnknownExperiment, all_experiments
 from collapselab.core.report import known_papers, write_report, write_site
@@ -29,19 +30,22 @@ class PaperOutcome:
     reports: list[RunReport] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)  # experiment -> last line of its traceback
 
-    def counts(self) -> dict[str, int]:
-        return {s: sum(c.status == s for r in self.reports for c in r.claims) for s in STATUSES}
+    def outcomes(self) -> list[ClaimOutcome]:
+        return [c for r in self.reports for c in r.claims]
+
+    def counts(self, kind: str | None = "paper") -> dict[str, int]:
+        """Statuses of the paper claims (``kind=None``: of every claim)."""
+        return {s: sum(c.status == s and (kind is None or c.kind == kind) for c in self.outcomes())
+                for s in STATUSES}
 
     def sentence(self) -> str:
-        """One line in plain words, e.g. ``Strong Model Collapse: 3 of 4 claims PASS, 1 FAIL, ...``."""
+        """One line in plain words, e.g. ``Strong Model Collapse (strong-collapse): paper claims: 3 PASS,
+        1 FAIL, 0 INCONCLUSIVE; consistency checks: 2 of 2 PASS, over 5 experiment(s)``."""
         name = self.paper.short or self.paper.title
         n_exp = len(self.reports) + len(self.errors)
         if n_exp == 0:
             return f"{name} ({self.paper.slug}): no experiment registered, nothing to run."
-        c = self.counts()
-        total = sum(c.values())
-        text = (f"{name} ({self.paper.slug}): {c['PASS']} of {total} claims PASS, {c['FAIL']} FAIL, "
-                f"{c['INCONCLUSIVE']} INCONCLUSIVE, over {len(self.reports)} experiment(s)")
+        text = f"{name} ({self.paper.slug}): {headline(self.outcomes())}, over {len(self.reports)} experiment(s)"
         failed_cells = sum(r.counts.get("failed", 0) for r in self.reports)
         if failed_cells:
             text += f"; {failed_cells} cell(s) failed"
@@ -57,16 +61,16 @@ class Reproduction:
     site: Path | None = None
     report: Path | None = None
 
-    def counts(self) -> dict[str, int]:
-        return {s: sum(p.counts()[s] for p in self.papers) for s in STATUSES}
+    def counts(self, kind: str | None = "paper") -> dict[str, int]:
+        """Statuses over all papers (paper claims by default; ``kind=None``: every claim)."""
+        return {s: sum(p.counts(kind)[s] for p in self.papers) for s in STATUSES}
 
     def summary(self) -> str:
-        """A plain-language summary: totals, then one line per paper."""
-        c = self.counts()
-        total = sum(c.values())
+        """A plain-language summary: the split headline, then one line per paper."""
         runs = sum(len(p.reports) for p in self.papers)
+        outcomes = [o for p in self.papers for o in p.outcomes()]
         lines = [f"Reproduced {runs} experiment(s) of {len(self.papers)} paper(s) at preset {self.preset!r}: "
-                 f"{c['PASS']} of {total} claims PASS, {c['FAIL']} FAIL, {c['INCONCLUSIVE']} INCONCLUSIVE."]
+                 f"{headline(outcomes)}."]
         lines += [f"  {p.sentence()}" for p in self.papers]
         if self.site:
             lines.append(f"Report site: {self.site}  (single file: {self.report})")

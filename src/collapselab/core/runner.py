@@ -1,4 +1,4 @@
-"""Run one experiment end to end: params -> grid -> store (resume) -> backend -> analyze -> claims.
+"""Run one experiment end to end: params -> grid -> store (resume) -> backend -> summarize -> claims, plot.
 
 Interrupt it anywhere and run the same call again: finished cells are in the store and only the
 missing ones run. The artifacts of a run go to ``<out_dir>/<experiment>/<run_id>/``.
@@ -27,6 +27,18 @@ from collapselab.core.store import CellRecord, Store
 from collapselab.core.sweep import Task, cell_key, derive_seed, run_tasks
 
 STORE_NAME = "collapselab.sqlite"
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a sweep: pending cells were cancelled; ``saved`` finished cells are in the store."""
+
+    def __init__(self, experiment: str, saved: int, total: int) -> None:
+        super().__init__(experiment, saved, total)
+        self.experiment, self.saved, self.total = experiment, saved, total
+
+    def __str__(self) -> str:
+        return (f"interrupted {self.experiment}: {self.saved} finished cell(s) of this run saved in the store "
+                f"({self.total} in the grid); rerun the same command to resume")
 
 
 class Progress(Protocol):
@@ -101,11 +113,14 @@ def run_experiment(name: str, *, preset: str = "smoke", overrides: list[str] | N
             progress.start(name, len(tasks), counts["skipped"])
         status = "interrupted"
         try:
-            for record in run_tasks(todo, backend=backend, workers=workers, ray_address=ray_address):
-                store.put_cell(record, run_id)
-                counts[record.status] += 1
-                if progress:
-                    progress.advance(record)
+            try:
+                for record in run_tasks(todo, backend=backend, workers=workers, ray_address=ray_address):
+                    store.put_cell(record, run_id)
+                    counts[record.status] += 1
+                    if progress:
+                        progress.advance(record)
+            except KeyboardInterrupt:
+                raise RunInterrupted(name, counts["done"] + counts["failed"], len(tasks)) from None
             status = "finished"
         finally:
             if progress:
@@ -130,15 +145,36 @@ def run_experiment(name: str, *, preset: str = "smoke", overrides: list[str] | N
 
 
 def _analyze(experiment: Experiment, frame: pd.DataFrame, params: Params) -> tuple[Analysis, str | None]:
+    """Tables (``summarize``), then figures (``plot``) from the tables: a plot that raises costs no table."""
     if frame.empty:
         return Analysis(), None
     try:
-        analysis = experiment.analyze(frame.copy(), params)
+        analysis = experiment.analysis(frame.copy(), params)
         if not isinstance(analysis, Analysis):
             raise TypeError(f"analyze returned {type(analysis).__name__}, not Analysis")
-        return analysis, None
     except Exception:
         return Analysis(), traceback.format_exc()
+    try:
+        analysis.figures.update(experiment.figures(analysis.tables, params))
+    except Exception:
+        return analysis, f"plot failed (tables and claims kept):\n{traceback.format_exc()}"
+    return analysis, None
+
+
+def redraw(experiment: Experiment, run_dir: str | Path) -> list[Path]:
+    """Redraw a finished run's figures from its stored tables (``tables/*.csv``) and parameters, without
+    rerunning a cell; returns the figure files written into ``run_dir/figures``."""
+    run_dir = Path(run_dir)
+    meta_file = run_dir / "params.json"
+    if not meta_file.is_file():
+        raise FileNotFoundError(f"{run_dir} is not a run folder (no params.json)")
+    meta = json.loads(meta_file.read_text())
+    params = experiment.params.model_validate(meta["params"])
+    tables = {f.stem: pd.read_csv(f) for f in sorted((run_dir / "tables").glob("*.csv"))}
+    written = []
+    for stem, fig in experiment.figures(tables, params).items():
+        written += save_figure(fig, run_dir / "figures", stem)
+    return written
 
 
 def _write_artifacts(directory: Path, experiment: Experiment, params: Params, preset: str, run_id: str,

@@ -154,9 +154,10 @@ class Store:
         q = "SELECT * FROM runs" + (" WHERE experiment=?" if experiment else "") + " ORDER BY started"
         return pd.read_sql_query(q, self.conn, params=(experiment,) if experiment else None)
 
-    def latest_run(self, experiment: str, *, finished: bool = True) -> dict[str, Any] | None:
+    def latest_run(self, experiment: str, *, finished: bool = True, preset: str | None = None) -> dict[str, Any] | None:
         q = "SELECT * FROM runs WHERE experiment=?" + (" AND ended IS NOT NULL" if finished else "")
-        cur = self.conn.execute(q + " ORDER BY started DESC LIMIT 1", (experiment,))
+        q += " AND preset=?" if preset else ""
+        cur = self.conn.execute(q + " ORDER BY started DESC LIMIT 1", (experiment, *([preset] if preset else [])))
         row = cur.fetchone()
         return dict(zip([d[0] for d in cur.description], row)) if row else None
 
@@ -197,6 +198,13 @@ class Store:
             row.update(replicate=rep, seed=seed, wall_time=wall, status=status, cell_key=key)
             rows.append(row)
         return pd.DataFrame(rows)
+
+    def wall_times(self, experiment: str) -> list[tuple[dict, float, str | None]]:
+        """(cell params, wall time in seconds, device of the run that computed it) of every finished cell."""
+        cur = self.conn.execute(
+            "SELECT c.params, c.wall_time, r.device FROM cells c LEFT JOIN runs r ON c.run_id = r.run_id "
+            "WHERE c.experiment=? AND c.status='done'", (experiment,))
+        return [(json.loads(params), float(wall or 0.0), device) for params, wall, device in cur]
 
     def failures(self, experiment: str) -> list[tuple[str, int, str]]:
         cur = self.conn.execute("SELECT cell_key, replicate, error FROM cells WHERE experiment=? AND "

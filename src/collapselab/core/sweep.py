@@ -95,6 +95,7 @@ def run_local(tasks: list[Task], workers: int) -> Iterator[CellRecord]:
     tasks = [Task(**{**t.__dict__, "threads": threads}) for t in tasks]
     pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=get_context("spawn"))
     futures = {pool.submit(execute, t): t for t in tasks}
+    finished = False
     try:
         pending = set(futures)
         while pending:
@@ -106,10 +107,22 @@ def run_local(tasks: list[Task], workers: int) -> Iterator[CellRecord]:
                     t = futures[fut]
                     yield CellRecord(t.experiment, t.cell_key, t.replicate, t.cell, t.seed, "failed", None,
                                      0.0, traceback.format_exc())
+        finished = True
     finally:
         for fut in futures:
             fut.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
+        if not finished:  # Ctrl-C or the consumer stopped: do not wait for running cells
+            _terminate_workers(pool)
+        pool.shutdown(wait=finished, cancel_futures=True)
+
+
+def _terminate_workers(pool: ProcessPoolExecutor) -> None:
+    """Stop the pool's worker processes at once (their unfinished cells are simply not stored)."""
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        try:
+            proc.terminate()
+        except Exception:  # already gone
+            pass
 
 
 def run_ray(tasks: list[Task], workers: int, address: str | None = None) -> Iterator[CellRecord]:

@@ -2,9 +2,10 @@
 and a plain training loop."""
 
 from collapselab.nn.attention import ATTENTIONS, get_attention, register_attention
+from collapselab.nn.init import init_parameters
 from collapselab.nn.models import MLP, ConvNet, LeNet
 from collapselab.nn.train import accuracy, fit, iterate_minibatches, predict_logits
 from collapselab.nn.transformer import DecoderLM, sequence_loss
 
 __all__ = ["ATTENTIONS", "MLP", "ConvNet", "DecoderLM", "LeNet", "accuracy", "fit", "get_attention",
-           "iterate_minibatches", "predict_logits", "register_attention", "sequence_loss"]
+           "init_parameters", "iterate_minibatches", "predict_logits", "register_attention", "sequence_loss"]

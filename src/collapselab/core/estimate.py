@@ -1,0 +1,78 @@
+"""What a run would cost, before it runs (``--dry-run``): cells, how many are stored, an estimated time.
+
+The estimate uses the wall times stored for the same experiment (at any preset) on the same kind of
+device: with the experiment's declared ``cell_cost(cell)`` the stored seconds per unit of cost scale to
+the missing cells; without it, the mean stored seconds per cell does. No stored cell on that device:
+"unknown". Nothing runs and nothing is written (the store is opened read-only when it exists).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from collapselab.core.params import resolve_params
+from collapselab.core.registry import get_experiment
+from collapselab.core.store import Store
+from collapselab.core.sweep import cell_key
+
+
+@dataclass(frozen=True)
+class Estimate:
+    experiment: str
+    cells: int  # (cell, replicate) tasks of the grid
+    stored: int  # of them already finished in the store
+    seconds: float | None  # estimated wall time of the missing ones on ``workers`` workers; None: unknown
+    basis: str  # how the estimate was made
+
+    @property
+    def missing(self) -> int:
+        return self.cells - self.stored
+
+
+def _device_kind(device: str | None) -> str:
+    return (device or "cpu").split(":")[0]
+
+
+def estimate(name: str, *, preset: str, out_dir: str | Path, overrides: list[str] | None = None,
+             seeds: int | None = None, device: str = "cpu", workers: int = 1) -> Estimate:
+    """The plan of ``collapselab run NAME --preset PRESET`` and its estimated time (see the module doc)."""
+    exp = get_experiment(name)
+    params = resolve_params(exp.params, exp.presets, preset, overrides, seeds)
+    cells = {cell_key(c, exp.version): c for c in exp.cells(params)}
+    tasks = [(k, r) for k in cells for r in range(params.seeds)]
+    db = Path(out_dir) / "collapselab.sqlite"
+    stored_status, history = {}, []
+    if db.exists():
+        with Store(db) as store:
+            stored_status = store.cell_status(name)
+            history = store.wall_times(name)
+    done = {t for t, s in stored_status.items() if s == "done"}
+    missing = [cells[k] for k, r in tasks if (k, r) not in done]
+    kind = _device_kind(device if exp.uses_device else "cpu")
+    same = [(c, w) for c, w, d in history if _device_kind(d) == kind]
+    if not missing:
+        return Estimate(name, len(tasks), len(tasks) - len(missing), 0.0, "nothing to run")
+    if not same:
+        return Estimate(name, len(tasks), len(tasks) - len(missing), None,
+                        f"unknown: no stored cell of this experiment on {kind}")
+    cost = exp.cell_cost or (lambda _c: 1.0)
+    rate = sum(w for _, w in same) / max(sum(cost(c) for c, _ in same), 1e-12)  # seconds per unit of cost
+    total = rate * sum(cost(c) for c in missing)
+    parallel = max(1, min(workers, len(missing)))
+    basis = (f"{len(same)} stored cell(s) on {kind}"
+             + (", scaled by the declared cell cost" if exp.cell_cost else ", mean time per cell"))
+    return Estimate(name, len(tasks), len(tasks) - len(missing), total / parallel, basis)
+
+
+def format_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "unknown"
+    if not math.isfinite(seconds):
+        return "inf"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
