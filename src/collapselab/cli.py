@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -30,7 +32,8 @@ from collapselab import __version__
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Model collapse, verification and robustness: nine papers as resumable experiments "
                        "with checked claims.")
-console = Console()
+# Piped or captured output gets a wide console, so names and figures are never cut to 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 240)
 # typer >= 0.20 vendors click; its UsageError is the parent of typer.BadParameter either way
 _UsageError = typer.BadParameter.__mro__[1]
 STATUS_STYLE = {"PASS": "green", "FAIL": "red", "INCONCLUSIVE": "yellow", "ERROR": "bold white on red",
@@ -40,6 +43,22 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON (whole names, 
 
 class UserError(Exception):
     """A mistake of the user's: reported in one line, exit status 2."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C during a command: reported in one line, exit status 130. (A plain exception, so that typer,
+    which turns KeyboardInterrupt into a silent exit, lets the message through.)"""
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    from collapselab.core.runner import RunInterrupted
+
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        raise Interrupted(str(exc) if isinstance(exc, RunInterrupted)
+                          else "interrupted (finished cells are saved; rerun to resume)") from None
 
 
 def _version(value: bool) -> None:
@@ -221,9 +240,10 @@ def run_cmd(
     tracker = _tracker(track, out, tracking_uri)
     any_fail = False
     for name in experiments:
-        report = _user(run_experiment, name, preset=preset, overrides=set_ or [], seeds=seeds, out_dir=out,
-                       workers=workers or os.cpu_count() or 1, backend=backend, ray_address=ray_address,
-                       device=device, retry_failed=retry_failed, progress=_RichProgress(), on_report=tracker)
+        with _interruptible():
+            report = _user(run_experiment, name, preset=preset, overrides=set_ or [], seeds=seeds, out_dir=out,
+                           workers=workers or os.cpu_count() or 1, backend=backend, ray_address=ray_address,
+                           device=device, retry_failed=retry_failed, progress=_RichProgress(), on_report=tracker)
         _print_report(report)
         any_fail |= any(c.status in ("FAIL", "ERROR") for c in report.claims)
     if tracker is not None:
@@ -306,10 +326,11 @@ def reproduce_cmd(
                     workers=workers or os.cpu_count() or 1)
         return
     tracker = _tracker(track, out, tracking_uri)
-    result = _user(reproduce, out, preset=preset, only=only, workers=workers or os.cpu_count() or 1,
-                   backend=backend, ray_address=ray_address, device=device, retry_failed=retry_failed,
-                   on_report=lambda r: (_print_report(r), tracker(r) if tracker else None),
-                   progress=_RichProgress, on_start=lambda name: console.rule(name))
+    with _interruptible():
+        result = _user(reproduce, out, preset=preset, only=only, workers=workers or os.cpu_count() or 1,
+                       backend=backend, ray_address=ray_address, device=device, retry_failed=retry_failed,
+                       on_report=lambda r: (_print_report(r), tracker(r) if tracker else None),
+                       progress=_RichProgress, on_start=lambda name: console.rule(name))
     console.rule("summary")
     console.print(result.summary(), highlight=False, soft_wrap=True, markup=False)
     if tracker is not None:
@@ -389,12 +410,11 @@ def main(argv: list[str] | None = None) -> None:
     except _UsageError as exc:
         print(f"collapselab: error: {exc.format_message()}", file=sys.stderr)
         sys.exit(2)
-    except (typer.Abort, KeyboardInterrupt) as exc:
-        from collapselab.core.runner import RunInterrupted
-
-        text = (str(exc) if isinstance(exc, RunInterrupted)
-                else "interrupted (finished cells are saved; rerun to resume)")
-        print(f"collapselab: {text}", file=sys.stderr)
+    except Interrupted as exc:
+        print(f"collapselab: {exc}", file=sys.stderr)
+        sys.exit(130)
+    except (typer.Abort, KeyboardInterrupt):
+        print("collapselab: interrupted (finished cells are saved; rerun to resume)", file=sys.stderr)
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

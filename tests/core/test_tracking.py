@@ -41,7 +41,7 @@ def test_run_is_logged_and_read_back(mlflow, tmp_path, capsys):
     assert run.data.params["preset"] == "smoke"
     assert run.data.tags["claim.positive"] == "PASS" and "mean value" in run.data.tags["claim.positive.measured"]
     assert run.data.tags["collapselab.experiment"] == "toy/values"
-    assert run.data.metrics["claims/PASS"] == 1 and run.data.metrics["cells/failed"] == 1
+    assert run.data.metrics["claims/PASS"] == 2 and run.data.metrics["cells/failed"] == 1
     history = client.get_metric_history(run.info.run_id, "cell/value")  # one value per finished cell
     assert sorted(m.step for m in history) == [0, 1]
     assert all(0.5 < m.value < 1.5 for m in history)

@@ -9,6 +9,7 @@ the missing cells; without it, the mean stored seconds per cell does. No stored 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,8 @@ class Estimate:
 
 
 def _device_kind(device: str | None) -> str:
-    return (device or "cpu").split(":")[0]
+    """"cuda:1" and "cuda (NVIDIA H200)" (as runs record it) are both "cuda"."""
+    return re.match(r"[a-z]*", (device or "cpu").strip().lower()).group(0) or "cpu"
 
 
 def estimate(name: str, *, preset: str, out_dir: str | Path, overrides: list[str] | None = None,

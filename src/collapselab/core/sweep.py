@@ -109,11 +109,12 @@ def run_local(tasks: list[Task], workers: int) -> Iterator[CellRecord]:
                                      0.0, traceback.format_exc())
         finished = True
     finally:
-        for fut in futures:
-            fut.cancel()
-        if not finished:  # Ctrl-C or the consumer stopped: do not wait for running cells
+        if finished:
+            pool.shutdown(wait=True)
+        else:  # Ctrl-C or the consumer stopped: stop the workers now, do not wait for running cells (the
+            # pool then fails the pending futures itself; cancelling them too would race with it)
             _terminate_workers(pool)
-        pool.shutdown(wait=finished, cancel_futures=True)
+            pool.shutdown(wait=False)
 
 
 def _terminate_workers(pool: ProcessPoolExecutor) -> None:
