@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test test-fast lint bench claims-doc clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,15 @@ install: $(STAMP)
 test: $(STAMP)
 	@$(VENV)/bin/pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
+
+# The inner loop: everything but the end-to-end runs marked slow (< 2 minutes on 2 cores).
+test-fast: $(STAMP)
+	@$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
+
+# docs/claims.md from a quick reproduction in results/ (run `collapselab reproduce --preset quick` first)
+claims-doc: $(STAMP)
+	$(VENV)/bin/collapselab claims --out results --preset quick --format md > docs/claims.md
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -57,6 +57,7 @@ def test_no_run_blocks_say_why_and_are_rare():
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.relative_to(ROOT).as_posix() for p in FILES])
+@pytest.mark.slow
 def test_doc_examples_run(path, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     namespace: dict = {"__name__": f"docs_{path.stem.replace('-', '_')}"}

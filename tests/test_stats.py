@@ -71,8 +71,8 @@ def test_two_proportions_interval_covers_by_simulation():
     rng = np.random.default_rng(3)
     p1, p2, n = 0.6, 0.5, 200
     cover = [stats.two_proportions(rng.binomial(n, p1), n, rng.binomial(n, p2), n).low <= p1 - p2
-             for _ in range(2000)]
-    assert 0.93 <= np.mean(cover) <= 0.97
+             for _ in range(400)]
+    assert 0.92 <= np.mean(cover) <= 0.98  # 400 draws: +-2.7 standard errors around 0.95
 
 
 def test_slopes():

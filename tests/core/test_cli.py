@@ -68,6 +68,7 @@ def test_user_errors_exit_2_with_one_line(capsys, args, needle):
     assert "Traceback" not in err + out
 
 
+@pytest.mark.slow
 def test_user_error_in_a_real_process_has_no_traceback():
     res = cli("run", "toy/values", "--set", "n_cel=3")
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and "Traceback" not in res.stderr
@@ -80,6 +81,7 @@ def test_corrupt_store_exit_2_and_untouched(capsys, tmp_path):
     assert (tmp_path / "collapselab.sqlite").read_bytes() == b"garbage" * 100
 
 
+@pytest.mark.slow
 def test_run_strict_report_local(capsys, tmp_path):
     out = str(tmp_path)
     code, stdout, _ = run_main(capsys, "run", "toy/values", "--preset", "smoke", "--out", out, "--workers", "1",
@@ -100,11 +102,13 @@ def test_run_strict_report_local(capsys, tmp_path):
                                               "needs", "error"} == set(claims[0])
 
 
+@pytest.mark.slow
 def test_run_in_a_real_process_local_backend(tmp_path):
     res = cli("run", "toy/values", "--preset", "smoke", "--workers", "2", "--out", str(tmp_path), check=True)
     assert "3 run, 0 failed" in res.stdout and "PASS" in res.stdout
 
 
+@pytest.mark.slow
 def test_run_on_local_ray(tmp_path):
     pytest.importorskip("ray")
     res = cli("run", "toy/values", "--preset", "quick", "--backend", "ray", "--workers", "2",
@@ -127,6 +131,7 @@ def _done(db: Path) -> list[tuple]:
         return []
 
 
+@pytest.mark.slow
 def test_sigkill_mid_sweep_loses_and_duplicates_nothing(tmp_path):
     args = [sys.executable, "-m", "collapselab", "run", "toy/values", "--preset", "smoke", "--set", "n_cells=24",
             "--set", "sleep=0.25", "--workers", "1", "--out", str(tmp_path)]

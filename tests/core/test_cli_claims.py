@@ -13,6 +13,7 @@ import toy_experiments  # noqa: F401  (registers toy/*)
 from test_cli import _env, cli, run_main
 
 
+@pytest.mark.slow
 def test_list_piped_prints_whole_names_and_json():
     res = cli("list", check=True)  # stdout is a pipe here
     lines = [ln.split("\t") for ln in res.stdout.splitlines()]

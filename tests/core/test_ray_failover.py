@@ -81,6 +81,7 @@ def _start_ray(workers: int) -> None:
                 raise
 
 
+@pytest.mark.slow
 def test_ray_sweep_survives_a_killed_worker(tmp_path):
     # Ray workers unpickle run_cell: ship this test module by value (it is not importable there)
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])

@@ -164,6 +164,7 @@ def browser():
             b.close()
 
 
+@pytest.mark.slow
 def test_site_in_headless_chromium(site, browser, tmp_path):
     index = write_site(site)
     browser.open(index.as_uri())

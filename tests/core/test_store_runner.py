@@ -24,6 +24,7 @@ def test_run_writes_artifacts_and_resumes(tmp_path):
     assert third.counts == {"total": 16, "skipped": 12, "done": 4, "failed": 0}
 
 
+@pytest.mark.slow
 def test_seeds_are_deterministic_across_folders(tmp_path):
     a = run_experiment("toy/values", out_dir=tmp_path / "a")
     b = run_experiment("toy/values", out_dir=tmp_path / "b", workers=2)

@@ -17,6 +17,7 @@ def mlflow():
     return pytest.importorskip("mlflow", reason="mlflow is not installed (pip install 'collapselab[tracking]')")
 
 
+@pytest.mark.slow
 def test_run_is_logged_and_read_back(mlflow, tmp_path, capsys):
     from collapselab.cli import main
 

@@ -1,0 +1,54 @@
+"""Speed-up of the GPU over the CPU: one representative cell of each torch experiment, timed on both in
+one run (``python benchmarks/device_speedup.py [--preset smoke|quick] [--device cuda]``).
+
+For every registered experiment with ``uses_device=True`` it takes the first cell of the preset's grid,
+runs it once to warm up (CUDA context, kernels, data loading), then times it on the CPU and on the GPU and
+prints the ratio cpu_time / gpu_time. On a machine without CUDA it prints the CPU times and says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from collapselab.core import CellContext, all_experiments, resolve_params
+
+
+def time_cell(exp, cell: dict, device: str, seed: int = 0) -> float:
+    start = time.perf_counter()
+    exp.run_cell(dict(cell), CellContext(seed=seed, device=device))
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--preset", default="smoke", choices=("smoke", "quick"))
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--only", default="", help="substring of the experiment names to time")
+    args = ap.parse_args()
+    gpu = args.device if torch.cuda.is_available() else None
+    if gpu is None:
+        print("CUDA is not available here: CPU times only (run this on a GPU machine for the ratios)")
+    print(f"{'experiment':45s} {'cpu s':>8s} {'gpu s':>8s} {'cpu/gpu':>8s}")
+    for name, exp in all_experiments().items():
+        if not exp.uses_device or args.only not in name:
+            continue
+        params = resolve_params(exp.params, exp.presets, args.preset)
+        cell = exp.cells(params)[0]
+        try:
+            if gpu:
+                time_cell(exp, cell, gpu)  # warm-up
+            cpu = time_cell(exp, cell, "cpu")
+            g = time_cell(exp, cell, gpu) if gpu else float("nan")
+        except Exception as exc:  # report and go on: one experiment must not hide the others
+            print(f"{name:45s} failed: {type(exc).__name__}: {exc}")
+            continue
+        print(f"{name:45s} {cpu:8.2f} {g:8.2f} {cpu / g if gpu else float('nan'):8.2f}")
+
+
+if __name__ == "__main__":
+    main()
