@@ -30,6 +30,8 @@ def test_grouped_mean_se():
     assert out["se"].tolist() == pytest.approx([st.sem([1, 3]), st.sem([2, 2, 5])])
     with pytest.raises(ValueError, match="nope"):
         stats.grouped_mean_se(f, "g", "nope")
+    assert list(stats.grouped_mean_se(f.rename(columns={"g": "n"}), "n", "v").columns) == ["n", "mean", "count",
+                                                                                          "se"]
 
 
 def test_paired_difference_matches_scipy_ttest():

@@ -85,15 +85,20 @@ def mean_se(values: Sequence[float] | np.ndarray) -> MCEstimate:
 
 
 def grouped_mean_se(frame: pd.DataFrame, by: str | list[str], column: str) -> pd.DataFrame:
-    """Per group of ``by``: mean, se and n of ``column`` (se = inf for a group of one)."""
+    """Per group of ``by``: columns ``mean``, ``se`` and ``n`` (the count; named ``count`` when a group key
+    is itself called ``n``) of ``column``; se = inf for a group of one."""
     keys = [by] if isinstance(by, str) else list(by)
     for k in [*keys, column]:
         if k not in frame.columns:
             raise ValueError(f"column {k!r} not in the frame (columns: {list(frame.columns)})")
+    clash = {"mean", "se", "_sd"} & set(keys)
+    if clash:
+        raise ValueError(f"group keys may not be called {sorted(clash)}")
+    count = "count" if "n" in keys else "n"
     g = frame.groupby(keys, sort=True, dropna=False)[column]
-    out = g.agg(mean="mean", sd="std", n="size").reset_index()
-    out["se"] = np.where(out["n"] > 1, out["sd"] / np.sqrt(out["n"]), np.inf)
-    return out.drop(columns="sd")
+    out = g.agg(mean="mean", _sd="std", _count="size").reset_index().rename(columns={"_count": count})
+    out["se"] = np.where(out[count] > 1, out["_sd"] / np.sqrt(out[count]), np.inf)
+    return out.drop(columns="_sd")
 
 
 # ============================================================================ comparisons
