@@ -4,11 +4,11 @@
 
 Features X (n, d) ~ N(0, 1) and Y = X W + noise (n, d). Linear CKA: ``linear_cka`` (||Y^T X||_F^2 form,
 O(n d^2) time, O(d^2) memory) against ``linear_cka_gram`` (centred (n, n) Gram matrices, O(n^2 d) time,
-O(n^2) memory). TD: ``transferred_discrepancy`` with ridge heads on ``--tasks`` regression tasks and a
-50/50 split, ``solver="features"`` (d x d normal equations) against ``solver="gram"`` (kernel ridge in
-the dual: an (n/2, n/2) system). Reports CPU and wall time, their ratio, and the peak memory numpy
-allocated during each call (tracemalloc), and checks that both forms agree. Goal: feature-space >= 10x
-faster at n = 10,000, d = 512.
+O(n^2) memory). TD: ``transferred_discrepancy`` with ridge heads (``LinearHead(alpha=1e-3)``) on
+``--tasks`` regression tasks and a 50/50 split, ``solver="features"`` (d x d normal equations) against
+``solver="gram"`` (kernel ridge in the dual: an (n/2, n/2) system). Reports CPU and wall time, their
+ratio, and the peak memory numpy allocated during each call (tracemalloc), and checks that both forms
+agree. Goal: feature-space >= 10x faster at n = 10,000, d = 512.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import tracemalloc
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from collapselab.similarity import linear_cka, linear_cka_gram, transferred_discrepancy
+from collapselab.similarity import LinearHead, linear_cka, linear_cka_gram, transferred_discrepancy
 
 
 def measure(fn):
@@ -49,8 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     cases = {
         "linear CKA": (lambda: linear_cka(x, y), lambda: linear_cka_gram(x, y)),
         f"TD ridge ({args.tasks} tasks)": (
-            lambda: transferred_discrepancy(x, y, targets, head="ridge", reduce="mean").value,
-            lambda: transferred_discrepancy(x, y, targets, head="ridge", reduce="mean", solver="gram").value),
+            lambda: transferred_discrepancy(x, y, targets, head=LinearHead(alpha=1e-3), reduce="mean").value,
+            lambda: transferred_discrepancy(x, y, targets, head=LinearHead(alpha=1e-3, solver="gram"),
+                                            reduce="mean").value),
     }
     print(f"n={args.n} d={args.d} BLAS threads={args.threads}")
     print(f"{'measure':<22}{'form':<10}{'value':>12}{'cpu s':>10}{'wall s':>10}{'peak MiB':>11}")

@@ -26,11 +26,16 @@ from collapselab.similarity._cka import (
     linear_cka_gram,
     rbf_cka,
 )
-from collapselab.similarity._common import MCEstimate
 from collapselab.similarity._features import extract_features
 from collapselab.similarity._td import (
+    HEADS,
+    LinearHead,
+    LogisticHead,
     ProbeOutput,
     TDResult,
+    as_head,
+    chance_disagreement,
+    chance_disagreement_mc,
     isotropic_tasks,
     one_vs_rest_tasks,
     prediction_discrepancy,
@@ -43,11 +48,11 @@ from collapselab.similarity._td import (
 from collapselab.similarity._theory import isotropic_td, isotropic_td_mc, linear_task_td, linear_task_td_mc
 
 __all__ = [
-    "CCAResult", "MCEstimate", "ProbeOutput", "TDResult", "cca", "cca_slow", "center_gram", "cka_from_grams",
-    "debiased_cka", "extract_features", "gram_linear", "gram_rbf", "hsic_gram", "isotropic_tasks",
-    "isotropic_td", "isotropic_td_mc", "linear_cka", "linear_cka_gram", "linear_task_td",
-    "linear_task_td_mc", "one_vs_rest_tasks", "orthogonal_procrustes_distance",
-    "orthogonal_procrustes_distance_slow", "prediction_discrepancy", "probe_predictions", "pwcca",
-    "random_linear_tasks", "random_partition_tasks", "rbf_cka", "split_indices", "svcca",
-    "transferred_discrepancy",
+    "CCAResult", "HEADS", "LinearHead", "LogisticHead", "ProbeOutput", "TDResult", "as_head", "cca", "cca_slow",
+    "center_gram", "chance_disagreement", "chance_disagreement_mc", "cka_from_grams", "debiased_cka",
+    "extract_features", "gram_linear", "gram_rbf", "hsic_gram", "isotropic_tasks", "isotropic_td",
+    "isotropic_td_mc", "linear_cka", "linear_cka_gram", "linear_task_td", "linear_task_td_mc", "one_vs_rest_tasks",
+    "orthogonal_procrustes_distance", "orthogonal_procrustes_distance_slow", "prediction_discrepancy",
+    "probe_predictions", "pwcca", "random_linear_tasks", "random_partition_tasks", "rbf_cka", "split_indices",
+    "svcca", "transferred_discrepancy",
 ]

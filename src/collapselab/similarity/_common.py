@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
-
-
-class MCEstimate(NamedTuple):
-    """A Monte Carlo estimate with its standard error."""
-
-    mean: float
-    stderr: float
 
 
 def as_numpy(value: Any) -> Any:

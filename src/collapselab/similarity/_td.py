@@ -6,6 +6,11 @@ fit a head on each representation on the training split, h_a = argmin_h loss(h o
 b), and compare the heads' predictions on the test split:  TD(Phi_a, Phi_b; y) = d(h_a o Phi_a,
 h_b o Phi_b).   [V: definition as read in notes B.2; the exact normalisation of d is not verified]
 
+Heads are small config objects, one family per kind of task: :class:`LinearHead` (least squares with
+intercept, ridge when ``alpha`` > 0; regression, or classification on one-hot targets) and
+:class:`LogisticHead` (classification only). The strings "linear", "ridge" and "logistic" name their
+defaults (``LinearHead()``, ``LinearHead(alpha=1e-3)``, ``LogisticHead()``).
+
 * regression (head "linear" = least squares with intercept, or "ridge"): with test predictions
   p_a, p_b (n_test,) and ybar the training mean of y (the intercept-only prediction),
       TD_y = ||p_a - p_b||^2 / (0.5 (||p_a - ybar||^2 + ||p_b - ybar||^2)) = N_y / D_y,
@@ -37,11 +42,70 @@ import numpy as np
 from collapselab._rng import SeedLike, as_rng
 from collapselab._validation import check_choice, check_int, check_real
 from collapselab.similarity._common import as_feature_pair, as_features, as_numpy
+from collapselab.stats import MCEstimate
 
 TASKS = ("regression", "classification")
-HEADS = ("linear", "ridge", "logistic")
 REDUCTIONS = ("mean", "max", "pooled", None)
 SOLVERS = ("features", "gram")
+
+
+@dataclass(frozen=True)
+class LinearHead:
+    """Least-squares head with intercept: regression, or classification by argmax over one-hot targets.
+
+    ``alpha``: ridge penalty lambda = alpha x n_train on features centred and scaled to unit RMS
+    (0 = ordinary least squares, minimum-norm when rank-deficient). ``solver``: "features" (d x d normal
+    equations, O(n d^2)) or "gram" (the dual (n_train x n_train) kernel form, O(n^3); the slow reference).
+    """
+
+    alpha: float = 0.0
+    solver: str = "features"
+
+    def __post_init__(self) -> None:
+        check_real("alpha", self.alpha, low=0.0)
+        check_choice("solver", self.solver, SOLVERS)
+
+    @property
+    def name(self) -> str:
+        return "linear" if self.alpha == 0 else "ridge"
+
+
+@dataclass(frozen=True)
+class LogisticHead:
+    """L2-penalised logistic regression (scikit-learn, lbfgs) on features centred and scaled to unit RMS;
+    classification only. ``C``: inverse penalty; ``tol``/``max_iter``: lbfgs stopping rule."""
+
+    C: float = 1.0
+    tol: float = 1e-4
+    max_iter: int = 1000
+
+    def __post_init__(self) -> None:
+        check_real("C", self.C, low=0.0, low_open=True)
+        check_real("tol", self.tol, low=0.0, low_open=True)
+        check_int("max_iter", self.max_iter, low=1)
+
+    @property
+    def name(self) -> str:
+        return "logistic"
+
+
+Head = LinearHead | LogisticHead
+HEADS: dict[str, Head] = {"linear": LinearHead(), "ridge": LinearHead(alpha=1e-3), "logistic": LogisticHead()}
+
+
+def as_head(head: str | Head | None, task: str) -> Head:
+    """The head config for ``task``: None -> the task's default (linear for regression, logistic for
+    classification); a name from ``HEADS``; or a :class:`LinearHead` / :class:`LogisticHead` as given."""
+    if head is None:
+        head = LinearHead() if task == "regression" else LogisticHead()
+    elif isinstance(head, str):
+        head = HEADS[check_choice("head", head, tuple(HEADS))]
+    elif not isinstance(head, (LinearHead, LogisticHead)):
+        raise ValueError(f"`head` must be a name in {tuple(HEADS)}, a LinearHead or a LogisticHead, "
+                         f"got {type(head).__name__}")
+    if isinstance(head, LogisticHead) and task == "regression":
+        raise ValueError("`head`='logistic' needs task='classification'")
+    return head
 
 
 @dataclass(frozen=True)
@@ -192,31 +256,24 @@ def _r2(y: np.ndarray, pred: np.ndarray, offset: np.ndarray) -> np.ndarray:
 
 
 def probe_predictions(feats: Any, targets: Any, *, train_idx: Any, test_idx: Any,
-                      task: str = "regression", head: str | None = None, alpha: float = 1e-3,
-                      C: float = 1.0, solver: str = "features", max_iter: int = 1000,
-                      tol: float = 1e-4) -> ProbeOutput:
+                      task: str = "regression", head: str | Head | None = None) -> ProbeOutput:
     """Fit one head per task (column of ``targets``) on ``feats[train_idx]`` and predict ``test_idx``.
 
-    Heads: "linear" (least squares with intercept), "ridge" (penalty ``alpha`` x n_train on features
-    scaled to unit RMS), "logistic" (scikit-learn L2 logistic regression with inverse penalty ``C`` on
-    the same scaled features; classification only; lbfgs stops at ``tol``). ``solver="gram"``
-    computes linear/ridge heads through the (n_train, n_train) Gram matrix (slow reference). Use this
-    to fit each representation once and compare many pairs with :func:`prediction_discrepancy`.
+    ``head``: a :class:`LinearHead` (least squares / ridge, either task), a :class:`LogisticHead`
+    (classification only), one of their names in ``HEADS``, or None for the task's default. Features
+    are centred and scaled to unit training RMS first. Use this to fit each representation once and
+    compare many pairs with :func:`prediction_discrepancy`.
     """
     x = as_features("feats", feats)
     n = x.shape[0]
     task = check_choice("task", task, TASKS)
-    head = check_choice("head", head if head is not None else _default_head(task), HEADS)
-    if head == "logistic" and task == "regression":
-        raise ValueError("`head`='logistic' needs task='classification'")
-    solver = check_choice("solver", solver, SOLVERS)
-    alpha = check_real("alpha", alpha, low=0.0)
-    C = check_real("C", C, low=0.0, low_open=True)
-    tol = check_real("tol", tol, low=0.0, low_open=True)
+    cfg = as_head(head, task)
     y = _as_targets(targets, n, task)
     tr, te = split_indices(n, train_idx=train_idx, test_idx=test_idx)
     x_tr, x_te = _normalise(x[tr], x[te])
-    lam = alpha * tr.size if head == "ridge" else 0.0
+    linear = isinstance(cfg, LinearHead)
+    lam = cfg.alpha * tr.size if linear else 0.0
+    solver = cfg.solver if linear else "features"
 
     if task == "regression":
         offset = y[tr].mean(axis=0)  # (T,)
@@ -230,11 +287,11 @@ def probe_predictions(feats: Any, targets: Any, *, train_idx: Any, test_idx: Any
         if cls.size == 1:  # a single training class: the constant head
             p_lab = np.full(te.size, cls[0])
             prob = np.ones((te.size, 1))
-        elif head == "logistic":
+        elif not linear:
             from sklearn.exceptions import ConvergenceWarning
             from sklearn.linear_model import LogisticRegression
 
-            clf = LogisticRegression(C=C, max_iter=max_iter, tol=tol)
+            clf = LogisticRegression(C=cfg.C, max_iter=cfg.max_iter, tol=cfg.tol)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 clf.fit(x_tr, y_tr)
@@ -249,12 +306,8 @@ def probe_predictions(feats: Any, targets: Any, *, train_idx: Any, test_idx: Any
         probas.append(prob)
         classes.append(cls)
         scores.append(float(np.mean(p_lab == y_te)))
-    proba = probas if head == "logistic" else None
+    proba = None if linear else probas
     return ProbeOutput(task, np.stack(preds, axis=1), np.asarray(scores), proba=proba, classes=classes)
-
-
-def _default_head(task: str) -> str:
-    return "linear" if task == "regression" else "logistic"
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -306,32 +359,79 @@ def prediction_discrepancy(out_a: ProbeOutput, out_b: ProbeOutput, *, reduce: st
 
 
 def transferred_discrepancy(feats_a: Any, feats_b: Any, targets: Any, *, task: str = "regression",
-                            head: str | None = None, train_fraction: float = 0.5, train_idx: Any = None,
-                            test_idx: Any = None, reduce: str | None = "mean", alpha: float = 1e-3,
-                            C: float = 1.0, solver: str = "features", tol: float = 1e-4,
+                            head: str | Head | None = None, reduce: str | None = "mean",
+                            train_idx: Any = None, test_idx: Any = None, train_fraction: float = 0.5,
                             rng: SeedLike = 0) -> TDResult:
     """Transferred discrepancy between feats_a (n, d1) and feats_b (n, d2) over the tasks in
     ``targets`` (n,) or (n, T). Numpy or torch inputs.
 
     Heads are fitted on a training split (``train_idx``/``test_idx``, or a random ``train_fraction``
     split drawn from ``rng``) and compared on the test split; see the module doc for the formula,
-    heads and reductions. ``head`` defaults to "linear" (regression) or "logistic" (classification).
+    heads and reductions. ``head``: a :class:`LinearHead` / :class:`LogisticHead` config, a name
+    ("linear", "ridge", "logistic"), or None for LinearHead() (regression) / LogisticHead()
+    (classification).
     Regression TD: 0 for identical predictions, ~2 for unrelated representations.
     Returns a :class:`TDResult` (per task and reduced).   [V/D: notes B.2-B.3]
     """
     a, b = as_feature_pair(feats_a, feats_b, min_samples=3)
     task = check_choice("task", task, TASKS)
-    head = check_choice("head", head if head is not None else _default_head(task), HEADS)
+    cfg = as_head(head, task)
     reduce = check_choice("reduce", reduce, REDUCTIONS)
     if reduce == "pooled" and task != "regression":
         raise ValueError("`reduce`='pooled' is defined for task='regression' only")
     tr, te = split_indices(a.shape[0], train_fraction=train_fraction, train_idx=train_idx,
                            test_idx=test_idx, rng=rng)
-    kw = dict(train_idx=tr, test_idx=te, task=task, head=head, alpha=alpha, C=C, solver=solver, tol=tol)
-    out_a = probe_predictions(a, targets, **kw)
-    out_b = probe_predictions(b, targets, **kw)
-    res = prediction_discrepancy(out_a, out_b, reduce=reduce, head=head)
+    out_a = probe_predictions(a, targets, train_idx=tr, test_idx=te, task=task, head=cfg)
+    out_b = probe_predictions(b, targets, train_idx=tr, test_idx=te, task=task, head=cfg)
+    res = prediction_discrepancy(out_a, out_b, reduce=reduce, head=cfg.name)
     return TDResult(**{**res.__dict__, "n_train": int(tr.size)})
+
+
+def chance_disagreement(score_a: Any, score_b: Any, *, n_classes: int = 2) -> np.ndarray:
+    """Disagreement rate expected from two classifiers with accuracies ``score_a``, ``score_b`` whose
+    errors are independent (and, for more than two classes, spread uniformly over the wrong classes):
+
+        P[h_a != h_b] = 1 - s_a s_b - (1 - s_a)(1 - s_b) / (C - 1),
+
+    which is s_a (1 - s_b) + s_b (1 - s_a) for binary tasks (C = 2; exact there, where a disagreement
+    means exactly one of the two is wrong). Observed disagreement over this is one minus the error
+    consistency kappa of Geirhos et al. (2020): 1 for independent errors, 0 for identical predictions.
+    It removes the part of a classification TD that error rates alone explain (TD rises with error even
+    between unrelated representations).   [R: Geirhos et al. 2020, NeurIPS, Eq. 1-2]
+
+    ``score_a``, ``score_b``: accuracies in [0, 1] (scalars or arrays of one shape, e.g. ``TDResult``'s
+    ``score_a``/``score_b`` per task). Returns an array of that shape.
+    """
+    n_classes = check_int("n_classes", n_classes, low=2)
+    a = np.asarray(as_numpy(score_a), dtype=np.float64)
+    b = np.asarray(as_numpy(score_b), dtype=np.float64)
+    for name, v in (("score_a", a), ("score_b", b)):
+        if not np.all(np.isfinite(v)) or np.any((v < 0) | (v > 1)):
+            raise ValueError(f"`{name}` must hold accuracies in [0, 1]")
+    if a.shape != b.shape:
+        raise ValueError(f"`score_a` and `score_b` must have the same shape, got {a.shape} and {b.shape}")
+    return 1.0 - a * b - (1.0 - a) * (1.0 - b) / (n_classes - 1)
+
+
+def chance_disagreement_mc(score_a: float, score_b: float, *, n_classes: int = 2, n: int = 100_000,
+                           rng: SeedLike = 0) -> MCEstimate:
+    """Monte Carlo twin of :func:`chance_disagreement`: ``n`` labelled points, two classifiers that are
+    right independently with probabilities ``score_a``/``score_b`` and otherwise pick a wrong class
+    uniformly; the observed disagreement rate with its binomial standard error."""
+    n_classes = check_int("n_classes", n_classes, low=2)
+    n = check_int("n", n, low=2)
+    sa = check_real("score_a", score_a, low=0.0, high=1.0)
+    sb = check_real("score_b", score_b, low=0.0, high=1.0)
+    gen = as_rng(rng)
+    y = gen.integers(0, n_classes, n)
+
+    def predict(s: float) -> np.ndarray:
+        wrong = (y + gen.integers(1, n_classes, n)) % n_classes  # uniform over the other classes
+        return np.where(gen.random(n) < s, y, wrong)
+
+    d = predict(sa) != predict(sb)
+    p = float(d.mean())
+    return MCEstimate(p, float(np.sqrt(p * (1 - p) / n)), n)
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ sum_y N_y / sum_y D_y (``reduce="pooled"``) converges to E[N] / E[D]:
   variance-weighted similarities (CKA-like, not CCA) enter.   [D]
 
 Each ``*_mc`` twin draws ``n_tasks`` tasks, runs :func:`transferred_discrepancy` on them and returns the
-pooled ratio with a delta-method standard error.
+pooled ratio with a delta-method standard error (a :class:`collapselab.stats.MCEstimate`, ``n`` = tasks).
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ import numpy as np
 from collapselab._rng import SeedLike, as_rng
 from collapselab._validation import check_int
 from collapselab.similarity._cca import cca
-from collapselab.similarity._common import MCEstimate, as_feature_pair, center, orthonormal_basis
+from collapselab.similarity._common import as_feature_pair, center, orthonormal_basis
 from collapselab.similarity._td import isotropic_tasks, random_linear_tasks, transferred_discrepancy
+from collapselab.stats import MCEstimate
 
 
 def isotropic_td(feats_a: Any, feats_b: Any) -> float:
@@ -49,7 +50,7 @@ def _pooled_mc(num: np.ndarray, den: np.ndarray) -> MCEstimate:
     # delta method: Var(sum N / sum D) ~ Var(N - R D) / (T mean(D)^2)
     resid = num - ratio * den
     se = np.std(resid, ddof=1) / (np.sqrt(t) * den.mean()) if t > 1 else float("inf")
-    return MCEstimate(float(ratio), float(se))
+    return MCEstimate(float(ratio), float(se), int(t))
 
 
 def isotropic_td_mc(feats_a: Any, feats_b: Any, *, n_tasks: int = 500, rng: SeedLike = 0) -> MCEstimate:
