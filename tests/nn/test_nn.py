@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from collapselab.nn import MLP, ConvNet, DecoderLM, LeNet, accuracy, fit, sequence_loss
+from collapselab.nn import MLP, ConvNet, DecoderLM, LeNet, accuracy, fit, init_parameters, sequence_loss
 
 
 def test_shapes_and_validation():
@@ -47,3 +47,34 @@ def test_fit_learns_separable_blobs_deterministically():
         runs.append(hist)
     assert runs[0] == runs[1] and runs[0][-1] < runs[0][0]
     assert accuracy(model, x, y) > 0.97
+
+
+def _blobs(n=60, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.cat([torch.randn(n, 2, generator=g) + 2, torch.randn(n, 2, generator=g) - 2])
+    return x, torch.cat([torch.zeros(n), torch.ones(n)]).long()
+
+
+def test_fit_options_schedule_clip_groups_and_early_stopping():
+    x, y = _blobs()
+    xv, yv = _blobs(seed=1)
+    model = init_parameters(MLP(2, [8], 2), torch.Generator().manual_seed(0))
+    hist = fit(model, x, y, epochs=30, lr=5e-2, optimizer="adamw", weight_decay=0.1, schedule="cosine",
+               grad_clip=1.0, decay_matrices_only=True, validation=(xv, yv), patience=3,
+               generator=torch.Generator().manual_seed(0))
+    assert len(hist) < 30  # validation accuracy stopped improving: stopped early
+    assert accuracy(model, xv, yv) > 0.95
+    with pytest.raises(ValueError, match="patience"):
+        fit(model, x, y, patience=2)
+    with pytest.raises(ValueError, match="schedule"):
+        fit(model, x, y, schedule="linear")
+
+
+def test_fit_restores_the_best_validation_epoch():
+    x, y = _blobs()
+    model = MLP(2, [8], 2)
+    flipped = (1 - y)  # validation labels flipped: the best epoch is the one with the lowest accuracy
+    first = init_parameters(MLP(2, [8], 2), torch.Generator().manual_seed(3))
+    model.load_state_dict(first.state_dict())
+    fit(model, x, y, epochs=5, lr=5e-2, validation=(x, flipped), generator=torch.Generator().manual_seed(0))
+    assert accuracy(model, x, flipped) >= 0.5  # the weights kept score best on the validation split

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -23,12 +24,23 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 10,
         lr: float = 1e-3, weight_decay: float = 0.0, optimizer: str = "adam",
         loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
         augment: Callable[[torch.Tensor, torch.Generator | None], torch.Tensor] | None = None,
-        device: str | torch.device = "cpu", generator: torch.Generator | None = None) -> list[float]:
+        device: str | torch.device = "cpu", generator: torch.Generator | None = None,
+        schedule: str = "constant", grad_clip: float | None = None, decay_matrices_only: bool = False,
+        validation: tuple[torch.Tensor, torch.Tensor] | None = None, patience: int | None = None) -> list[float]:
     """Train ``model`` in place on (x, y) with mini-batches; returns the mean loss of each epoch.
 
-    ``y`` may be int64 labels (cross-entropy) or float soft labels/targets with a custom ``loss_fn``.
-    ``augment(xb, generator)`` transforms each input batch (noise, shifts). The batch order comes from
-    ``generator`` (CPU), so two calls with equal generators train identically.
+    The one classifier trainer of the project. ``y`` may be int64 labels (cross-entropy) or float soft
+    labels/targets with a custom ``loss_fn``. ``augment(xb, generator)`` transforms each input batch
+    (noise, shifts). The batch order comes from ``generator`` (CPU), so two calls with equal generators
+    train identically. Options (defaults: a plain constant-rate loop):
+
+    * ``schedule="cosine"``: the rate follows lr * (1 + cos(pi t / T)) / 2 over the T optimiser steps;
+    * ``grad_clip``: clip the global gradient norm;
+    * ``decay_matrices_only``: weight decay on parameters with >= 2 dimensions only (not biases, norms);
+    * ``validation=(x_val, y_val)`` with ``patience``: accuracy on the validation split after each epoch;
+      stop after ``patience`` epochs without improvement and restore the best epoch's weights.
+
+    On CUDA the forward pass runs under bf16 autocast (the optimiser state stays float32).
     """
     check_int("epochs", epochs, low=0)
     check_int("batch_size", batch_size, low=1)
@@ -36,29 +48,58 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 10,
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"`x` and `y` must have the same length, got {x.shape[0]} and {y.shape[0]}")
     check_choice("optimizer", optimizer, ("adam", "sgd", "adamw"))
+    check_choice("schedule", schedule, ("constant", "cosine"))
+    if patience is not None and validation is None:
+        raise ValueError("`patience` needs `validation` data")
     loss_fn = loss_fn or F.cross_entropy
     model.to(device).train()
     params = [p for p in model.parameters() if p.requires_grad]
+    groups: list = ([{"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
+                     {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
+                    if decay_matrices_only else [{"params": params, "weight_decay": weight_decay}])
     if optimizer == "adam":
-        opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+        opt = torch.optim.Adam(groups, lr=lr)
     elif optimizer == "adamw":
-        opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+        opt = torch.optim.AdamW(groups, lr=lr)
     else:
-        opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
-    history = []
+        opt = torch.optim.SGD(groups, lr=lr, momentum=0.9)
+    total_steps = epochs * -(-x.shape[0] // batch_size)
+    autocast = torch.device(device).type == "cuda"
+    history, step = [], 0
+    best: tuple[float, dict] | None = None
+    bad_epochs = 0
     for _ in range(epochs):
         total, count = 0.0, 0
+        model.train()
         for idx in iterate_minibatches(x.shape[0], batch_size, generator):
             xb, yb = x[idx].to(device), y[idx].to(device)
             if augment is not None:
                 xb = augment(xb, generator)
-            loss = loss_fn(model(xb), yb)
+            if schedule == "cosine":
+                for g in opt.param_groups:
+                    g["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / max(total_steps, 1)))
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
+                out = model(xb)
+            loss = loss_fn(out.float() if autocast else out, yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            if grad_clip is not None:
+                nn.utils.clip_grad_norm_(params, grad_clip)
             opt.step()
+            step += 1
             total += loss.item() * len(idx)
             count += len(idx)
         history.append(total / max(count, 1))
+        if validation is not None:
+            score = accuracy(model, *validation, device=device)
+            if best is None or score > best[0]:
+                best, bad_epochs = (score, {k: v.detach().clone() for k, v in model.state_dict().items()}), 0
+            else:
+                bad_epochs += 1
+            if patience is not None and bad_epochs >= patience:
+                break
+    if best is not None:
+        model.load_state_dict(best[1])
     model.eval()
     return history
 
