@@ -6,7 +6,8 @@ Every mechanism is an ``nn.Module`` built as ``cls(d_model, n_heads, max_len, **
 
 * ``softmax``: standard attention; the state is a key/value cache that grows with the sequence.
 * ``sparse``: softmax attention restricted to a fixed or strided pattern (Child et al. 2019) with
-  block size B, implemented as a mask; decoding keeps a cache and masks it.
+  block size B, implemented as a mask in the parallel form; decoding writes keys and values into a
+  preallocated cache and attends to the allowed positions only (gathered: O(B + t/B) keys at step t).
 * ``linear``: elu+1 feature map (Katharopoulos et al. 2020), causal; the parallel (training) form is
   chunked: masked quadratic within chunks of ``chunk`` positions, the state carried across chunks;
   decoding is recurrent with a constant-size state (S = sum phi(k) v^T, z = sum phi(k)).
@@ -131,11 +132,36 @@ class SparseAttention(SoftmaxAttention):
                                            dropout_p=self.dropout if self.training else 0.0)
         return self.merge_heads(y)
 
+    def allowed(self, pos: int, device=None) -> torch.Tensor:
+        """Key positions query ``pos`` attends to (ascending), computed arithmetically (no mask row):
+        fixed: the summary positions of earlier blocks, then its own block up to ``pos``; strided:
+        positions pos - kB (k >= 1), then the last B positions."""
+        B, s = self.block, self.summary
+        if self.pattern == "fixed":
+            own = torch.arange(pos - pos % B, pos + 1, device=device)
+            summ = (torch.arange(pos // B, device=device)[:, None] * B
+                    + torch.arange(B - s, B, device=device)[None, :]).flatten()
+            return torch.cat([summ, own])
+        recent = torch.arange(max(0, pos - B + 1), pos + 1, device=device)
+        far = torch.arange(pos % B, max(pos % B, pos - B + 1), B, device=device)
+        return torch.cat([far, recent])
+
+    def init_state(self, batch: int, device=None, dtype=None) -> dict:
+        C = self.proj.in_features
+        shape = (batch, self.n_heads, self.mask.shape[0], C // self.n_heads)  # preallocated: writes are O(D)
+        dtype = dtype or self.proj.weight.dtype
+        return {"k": torch.zeros(shape, device=device, dtype=dtype),
+                "v": torch.zeros(shape, device=device, dtype=dtype)}
+
     def step(self, x_t: torch.Tensor, state: dict, pos: int) -> tuple[torch.Tensor, dict]:
-        q, K, V, state = self._cached(x_t, state)
-        row = sparse_mask(pos + 1, self.block, self.pattern, self.summary)[pos] if pos >= self.mask.shape[0] \
-            else self.mask[pos, : pos + 1]
-        y = F.scaled_dot_product_attention(q, K, V, attn_mask=row.to(x_t.device)[None, None, None, :])
+        q, k, v = self.split_heads(x_t)  # (B, nh, 1, hs)
+        K, V = state["k"], state["v"]
+        if pos >= K.shape[2]:
+            raise ValueError(f"position {pos} exceeds the cache of {K.shape[2]} positions (`max_len`)")
+        K[:, :, pos] = k[:, :, 0]
+        V[:, :, pos] = v[:, :, 0]
+        idx = self.allowed(pos, device=K.device)
+        y = F.scaled_dot_product_attention(q, K.index_select(2, idx), V.index_select(2, idx))
         return self.merge_heads(y), state
 
 

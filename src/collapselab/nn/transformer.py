@@ -8,6 +8,7 @@ from torch import nn
 
 from collapselab._validation import check_int
 from collapselab.nn.attention import get_attention
+from collapselab.nn.init import init_parameters
 
 
 class Block(nn.Module):
@@ -33,13 +34,17 @@ class Block(nn.Module):
 class DecoderLM(nn.Module):
     """Token + learned position embeddings -> n_layers blocks -> LayerNorm -> vocabulary logits.
 
-    ``forward(idx)`` takes (B, T) int64 token ids (T <= max_len) and returns (B, T, vocab) logits.
-    ``attention`` names a mechanism in :data:`collapselab.nn.attention.ATTENTIONS`.
+    ``forward(idx, start=0)`` takes (B, T) int64 token ids (T <= max_len) and returns the logits
+    (B, T - start, vocab) of positions start..T-1 (the vocabulary head is skipped before ``start``).
+    ``attention`` names a mechanism in :data:`collapselab.nn.attention.ATTENTIONS`. ``generator``
+    (a ``torch.Generator``) re-initialises every parameter reproducibly through
+    :func:`collapselab.nn.init_parameters`; without it PyTorch's default initialisation draws from the
+    global generator.
     """
 
     def __init__(self, vocab_size: int, *, d_model: int = 64, n_layers: int = 2, n_heads: int = 4,
                  max_len: int = 128, attention: str = "softmax", dropout: float = 0.0,
-                 attn_kwargs: dict | None = None):
+                 attn_kwargs: dict | None = None, generator: torch.Generator | None = None):
         super().__init__()
         self.vocab_size = check_int("vocab_size", vocab_size, low=2)
         self.max_len = check_int("max_len", max_len, low=1)
@@ -50,16 +55,20 @@ class DecoderLM(nn.Module):
                                     for _ in range(n_layers))
         self.ln_f = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, vocab_size, bias=False)
+        if generator is not None:
+            init_parameters(self, generator)
 
-    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+    def forward(self, idx: torch.Tensor, start: int = 0) -> torch.Tensor:
         B, T = idx.shape
         if T > self.max_len:
             raise ValueError(f"sequence length {T} exceeds `max_len`={self.max_len}")
+        if not 0 <= start < T:
+            raise ValueError(f"`start` must be in [0, {T}), got {start}")
         pos = torch.arange(T, device=idx.device)
         x = self.tok(idx) + self.pos(pos)  # (B, T, C)
         for block in self.blocks:
             x = block(x)
-        return self.head(self.ln_f(x))  # (B, T, vocab)
+        return self.head(self.ln_f(x[:, start:]))  # (B, T - start, vocab)
 
     @torch.no_grad()
     def init_state(self, batch: int, device=None) -> list:

@@ -5,7 +5,12 @@ The attention mechanisms live in :mod:`collapselab.nn.attention` (``softmax``, `
 and plug into :class:`collapselab.nn.DecoderLM`.
 """
 
-from collapselab.reasoning._cost import attention_flops_per_token, cot_flops, decode_time_per_token
+from collapselab.reasoning._cost import (
+    attention_flops_per_token,
+    cot_flops,
+    decode_time_per_token,
+    generation_time_per_token,
+)
 from collapselab.reasoning._tasks import (
                                           TASKS,
                                           Example,
@@ -20,17 +25,21 @@ from collapselab.reasoning._tasks import (
                                           vocabulary,
 )
 from collapselab.reasoning._train import (
+                                          CoTData,
                                           MinWidth,
                                           TrainResult,
                                           cot_datasets,
                                           encode_batch,
+                                          encode_examples,
                                           exact_match,
                                           greedy_solve,
                                           min_width,
+                                          problem_key,
                                           train_cot_model,
 )
 
-__all__ = ["TASKS", "Example", "MinWidth", "SolverMismatch", "TrainResult", "Vocabulary",
+__all__ = ["TASKS", "CoTData", "Example", "MinWidth", "SolverMismatch", "TrainResult", "Vocabulary",
            "attention_flops_per_token", "cot_datasets", "cot_flops", "decode_time_per_token", "ed_table",
-           "edit_distance", "encode_batch", "evaluate_expression", "exact_match", "generate", "greedy_solve",
-           "lis_dp", "lis_length", "min_width", "train_cot_model", "vocabulary"]
+           "edit_distance", "encode_batch", "encode_examples", "evaluate_expression", "exact_match", "generate",
+           "generation_time_per_token", "greedy_solve", "lis_dp", "lis_length", "min_width", "problem_key",
+           "train_cot_model", "vocabulary"]

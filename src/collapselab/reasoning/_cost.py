@@ -21,10 +21,9 @@ import time
 import numpy as np
 import torch
 
-from collapselab._rng import torch_seed_scope
 from collapselab._validation import check_choice, check_int
 from collapselab.nn import DecoderLM
-from collapselab.nn.attention import sparse_mask
+from collapselab.nn.attention import LinearAttention, SparseAttention, sparse_mask
 
 ATTENTIONS = ("softmax", "sparse", "linear")
 
@@ -62,24 +61,79 @@ def cot_flops(attention: str, length: int, width: int | np.ndarray, **kwargs) ->
 def decode_time_per_token(attention: str, width: int, context: int, *, n_layers: int = 2, n_heads: int = 2,
                           vocab: int = 32, attn_kwargs: dict | None = None, batch: int = 1, measure: int = 32,
                           device: str | torch.device = "cpu", seed: int = 0) -> float:
-    """Seconds per generated token at context length ``context``, with the decoding state (KV cache or
-    recurrent state): decode ``context`` tokens, timing the last ``measure`` steps (random weights)."""
+    """Seconds per decoding step (all ``batch`` rows) at context length ~``context``, with the decoding
+    state (KV cache, sparse cache or recurrent state) of a model with random weights: the state of the
+    first ``context - measure`` positions is filled with random values (the cost of a step does not
+    depend on them), then the last ``measure`` steps are decoded and timed."""
     check_choice("attention", attention, ATTENTIONS)
     check_int("context", context, low=2)
     measure = min(check_int("measure", measure, low=1), context - 1)
-    with torch_seed_scope(seed):
-        model = DecoderLM(vocab, d_model=width, n_layers=n_layers, n_heads=n_heads, max_len=context,
-                          attention=attention, attn_kwargs=attn_kwargs).to(device).eval()
-    states = model.init_state(batch, device=device)
+    device = torch.device(device)
+    g = torch.Generator().manual_seed(seed)
+    model = DecoderLM(vocab, d_model=width, n_layers=n_layers, n_heads=n_heads, max_len=context,
+                      attention=attention, attn_kwargs=attn_kwargs, generator=g).to(device).eval()
+    prefix = context - measure
+    states = [_random_state(b.attn, st, batch, prefix, g, device)
+              for b, st in zip(model.blocks, model.init_state(batch, device=device))]
     token = torch.zeros(batch, dtype=torch.long, device=device)
-    start = None
-    for pos in range(context):
-        if pos == context - measure:
-            if str(device).startswith("cuda"):
-                torch.cuda.synchronize()
-            start = time.perf_counter()
+    _sync(device)
+    start = time.perf_counter()
+    for pos in range(prefix, context):
         logits, states = model.step(token, states, pos)
         token = logits.argmax(-1)
-    if str(device).startswith("cuda"):
-        torch.cuda.synchronize()
+    _sync(device)
     return (time.perf_counter() - start) / measure
+
+
+def _random_state(att, state: dict, batch: int, length: int, g: torch.Generator, device) -> dict:
+    """A decoding state as if ``length`` tokens had been decoded (random keys, values, sums)."""
+    hs = att.proj.in_features // att.n_heads
+
+    def rand(*shape):
+        return torch.randn(*shape, generator=g).to(device)
+
+    if isinstance(att, LinearAttention):
+        return {"S": rand(batch, att.n_heads, hs, hs), "z": rand(batch, att.n_heads, hs).abs() * length + 1}
+    if isinstance(att, SparseAttention):  # preallocated cache: fill the first positions
+        state["k"][:, :, :length] = rand(batch, att.n_heads, length, hs)
+        state["v"][:, :, :length] = rand(batch, att.n_heads, length, hs)
+        return state
+    if length == 0:
+        return state
+    return {"k": rand(batch, att.n_heads, length, hs), "v": rand(batch, att.n_heads, length, hs)}
+
+
+@torch.no_grad()
+def generation_time_per_token(model: DecoderLM, prompts: torch.Tensor, new_tokens: int, *,
+                              repeats: int = 3) -> float:
+    """Measured wall seconds per generated token of a (trained) model: the prompts (B, P) are fed
+    through the decoding state (KV cache / recurrent state, :meth:`DecoderLM.step`), then
+    ``new_tokens`` tokens are generated greedily for all B rows at once; the generation phase only is
+    timed, divided by B * new_tokens; the median of ``repeats`` runs. Runs on the model's device."""
+    check_int("new_tokens", new_tokens, low=1)
+    repeats = check_int("repeats", repeats, low=1)
+    if prompts.ndim != 2 or prompts.shape[0] == 0:
+        raise ValueError(f"`prompts` must be (B >= 1, P >= 1), got shape {tuple(prompts.shape)}")
+    if prompts.shape[1] + new_tokens > model.max_len:
+        raise ValueError(f"prompt {prompts.shape[1]} + `new_tokens` {new_tokens} exceeds max_len {model.max_len}")
+    device = next(model.parameters()).device
+    model.eval()
+    prompts = prompts.to(device)
+    B, P = prompts.shape
+    times = []
+    for _ in range(repeats):
+        states = model.init_state(B, device=device)
+        for t in range(P):
+            logits, states = model.step(prompts[:, t], states, t)
+        _sync(device)
+        start = time.perf_counter()
+        for t in range(P, P + new_tokens):
+            logits, states = model.step(logits.argmax(-1), states, t)
+        _sync(device)
+        times.append((time.perf_counter() - start) / (B * new_tokens))
+    return float(np.median(times))
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

@@ -1,21 +1,25 @@
 """Training a decoder-only transformer on a CoT task, exact-match evaluation, and the minimal width.
 
-Loss: next-token cross-entropy on the CoT, answer and end-of-sequence tokens only (the prompt is
-given). Optimiser: AdamW with linear warm-up and cosine decay. Exact match: the whole CoT and answer.
+Data: :func:`cot_datasets` draws *distinct* problems (a problem is its prompt; the CoT and answer are
+functions of it) and splits them into train / validation / test sets that are disjoint by
+construction. Loss: next-token cross-entropy on the CoT, answer and end-of-sequence tokens only (the
+prompt is given), trained by :func:`collapselab.nn.train_lm` (AdamW with decay groups, warm-up and
+cosine decay, clipping, early stopping on validation exact match). Exact match: the whole CoT and
+answer.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from collapselab._rng import torch_seed_scope
+from collapselab._rng import as_rng
 from collapselab._validation import check_int, check_real
-from collapselab.nn import DecoderLM, sequence_loss
+from collapselab.nn.lm_train import train_lm
+from collapselab.nn.transformer import DecoderLM
 from collapselab.reasoning._tasks import EOS, PAD, Example, Vocabulary, generate, vocabulary
 
 
@@ -30,6 +34,13 @@ def encode_batch(examples: Sequence[Example], vocab: Vocabulary, device="cpu"):
         ids[r, : len(s)] = torch.tensor(s)
         mask[r, len(ex.prompt) - 1: len(s) - 1] = True  # predicting target tokens from position |prompt|-1 on
     return ids[:, :-1].to(device), ids[:, 1:].to(device), mask.to(device)
+
+
+def encode_examples(examples: Sequence[Example], vocab: Vocabulary) -> tuple[torch.Tensor, torch.Tensor]:
+    """(tokens (n, T), loss_mask (n, T - 1)) for :func:`collapselab.nn.train_lm`: right-padded rows of
+    prompt + target, the mask true on the target tokens (CoT, answer, <eos>)."""
+    x, y, m = encode_batch(examples, vocab)
+    return torch.cat([x, y[:, -1:]], 1), m
 
 
 @torch.no_grad()
@@ -62,107 +73,174 @@ def greedy_solve(model: DecoderLM, example: Example, vocab: Vocabulary, *, max_n
 
 
 @dataclass(frozen=True)
+class CoTData:
+    """Disjoint train / validation / test sets of distinct problems, and how many distinct problems
+    the task has at this size as far as ``draws`` samples found (``exhausted``: fewer than asked)."""
+
+    train: list[Example]
+    val: list[Example]
+    test: list[Example]
+    distinct: int  # distinct problems (prompts) in the pool
+    draws: int  # examples drawn to build the pool
+    requested: int  # n_train + n_val + n_test
+
+    @property
+    def exhausted(self) -> bool:
+        return self.distinct < self.requested
+
+
+def problem_key(example: Example) -> tuple[str, ...]:
+    """The identity of a problem: its prompt (the CoT and answer are determined by it)."""
+    return tuple(example.prompt)
+
+
+def cot_datasets(task: str, size: int, n_train: int, n_test: int, *, n_val: int = 0,
+                 seed: int | np.random.Generator = 0, task_kwargs: dict | None = None,
+                 max_draws: int | None = None, chunk: int = 2048) -> CoTData:
+    """Disjoint train, validation and test sets of *distinct* problems of ``task`` at ``size``.
+
+    Examples are drawn from :func:`generate` (stream ``seed``) until the pool holds
+    ``n_train + n_val + n_test`` distinct prompts or ``max_draws`` (default 3 x that + 2,000) examples
+    were drawn. The pool is shuffled and split: test first, then validation, then train, so no
+    prompt is in two sets. When the task has fewer distinct problems than asked (``exhausted``), the
+    test set takes at most a fifth of them and the validation set a tenth, training the rest; the
+    sizes of the returned sets say what was used.
+    """
+    n_train = check_int("n_train", n_train, low=1)
+    n_test = check_int("n_test", n_test, low=1)
+    n_val = check_int("n_val", n_val, low=0)
+    chunk = check_int("chunk", chunk, low=1)
+    want = n_train + n_val + n_test
+    max_draws = check_int("max_draws", max_draws if max_draws is not None else 3 * want + 2000, low=want)
+    rng = as_rng(seed)
+    pool: dict[tuple[str, ...], Example] = {}
+    draws = 0
+    while len(pool) < want and draws < max_draws:
+        for ex in generate(task, size, min(chunk, max_draws - draws), seed=rng, **(task_kwargs or {})):
+            draws += 1
+            pool.setdefault(problem_key(ex), ex)
+            if len(pool) == want:
+                break
+    examples = list(pool.values())
+    order = rng.permutation(len(examples))
+    examples = [examples[i] for i in order]
+    n = len(examples)
+    if n < want:
+        n_test, n_val = max(1, min(n_test, n // 5)), min(n_val, n // 10)
+        n_train = n - n_test - n_val
+        if n_train < 1:
+            raise ValueError(f"{task} at size {size} has only {n} distinct problems: too few to split")
+    test, val = examples[:n_test], examples[n_test:n_test + n_val]
+    train = examples[n_test + n_val:n_test + n_val + n_train]
+    return CoTData(train, val, test, n, draws, want)
+
+
+@dataclass(frozen=True)
 class TrainResult:
     model: DecoderLM
     vocab: Vocabulary
     losses: list[float]
     accuracy: float  # exact match on the held-out test set
-
-
-def cot_datasets(task: str, size: int, n_train: int, n_test: int, *, seed: int = 0,
-                 task_kwargs: dict | None = None) -> tuple[list[Example], list[Example]]:
-    """(train, test) examples of ``task`` at ``size`` from two independent streams of ``seed``."""
-    check_int("n_train", n_train, low=1)
-    check_int("n_test", n_test, low=1)
-    streams = np.random.SeedSequence(seed).spawn(2)
-    return tuple(generate(task, size, n, seed=np.random.default_rng(st), **(task_kwargs or {}))
-                 for n, st in zip((n_train, n_test), streams))
+    val_accuracy: float | None = None  # best validation exact match (the weights kept)
+    steps: int = 0  # optimiser steps run (fewer than asked when early stopping fired)
 
 
 def train_cot_model(task: str, size: int, *, width: int, attention: str = "softmax", n_layers: int = 2,
                     n_heads: int = 2, steps: int = 2000, batch_size: int = 64, lr: float = 3e-3,
-                    weight_decay: float = 0.01, n_train: int = 20000, n_test: int = 500,
+                    weight_decay: float = 0.01, n_train: int = 20000, n_val: int = 0, n_test: int = 500,
+                    eval_every: int = 100, patience: int | None = None, stop_at: float | None = None,
                     attn_kwargs: dict | None = None, task_kwargs: dict | None = None, seed: int = 0,
-                    data: tuple[Sequence[Example], Sequence[Example]] | None = None,
-                    device: str | torch.device = "cpu") -> TrainResult:
-    """Train a fresh :class:`DecoderLM` of width ``width`` on ``n_train`` examples; test on ``n_test``.
+                    data: CoTData | None = None, device: str | torch.device = "cpu") -> TrainResult:
+    """Train a fresh :class:`DecoderLM` of width ``width``; report exact match on the test set.
 
-    Train and test examples are :func:`cot_datasets` of ``seed`` unless ``data = (train, test)`` gives
-    them (e.g. the same sets for several widths); the model's initialisation and batch order come from a
-    ``torch.Generator`` seeded with ``seed``.
+    The sets are :func:`cot_datasets` of ``seed`` unless ``data`` gives them (e.g. the same sets for
+    several widths and attentions). The initialisation and batch order come from ``torch.Generator``s
+    seeded with ``seed``. With a validation set, training evaluates exact match on it every
+    ``eval_every`` steps, stops once it reaches ``stop_at`` or after ``patience`` evaluations without
+    improvement, and keeps the best weights (:func:`collapselab.nn.train_lm`).
     """
     check_int("width", width, low=1)
     check_int("steps", steps, low=1)
     check_int("batch_size", batch_size, low=1)
     check_real("lr", lr, low=0.0, low_open=True)
     if data is None:
-        data = cot_datasets(task, size, n_train, n_test, seed=seed, task_kwargs=task_kwargs)
-    train, test = (list(d) for d in data)
+        data = cot_datasets(task, size, n_train, n_test, n_val=n_val, seed=seed, task_kwargs=task_kwargs)
+    train, val, test = list(data.train), list(data.val), list(data.test)
     if not train or not test:
         raise ValueError("`data` must hold non-empty train and test example lists")
     vocab = vocabulary(task, size, **(task_kwargs or {}))
-    max_len = max(len(ex.prompt) + len(ex.target) for ex in train + test)
-    g = torch.Generator().manual_seed(seed)
-    with torch_seed_scope(int(torch.randint(0, 2**31 - 1, (1,), generator=g))):  # init only
-        model = DecoderLM(len(vocab), d_model=width, n_layers=n_layers, n_heads=n_heads, max_len=max_len,
-                          attention=attention, attn_kwargs=attn_kwargs)
-    model.to(device).train()
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=lr,
-                            fused=torch.device(device).type in ("cpu", "cuda"))
-    warmup = max(1, steps // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
-    X, Y, M = encode_batch(train, vocab, device)  # encoded once; a batch is cut to its own longest sequence
-    lengths = M.shape[1] - M.flip(1).long().argmax(1)  # last target position + 1, per example
-    losses = []
-    for _ in range(steps):
-        idx = torch.randint(0, len(train), (batch_size,), generator=g).to(X.device)
-        T = int(lengths[idx].max())
-        x, y, m = X[idx, :T], Y[idx, :T], M[idx, :T]
-        loss = sequence_loss(model(x), y, m)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        losses.append(float(loss.detach()))
-    model.eval()
-    return TrainResult(model, vocab, losses, exact_match(model, test, vocab, device=device))
+    max_len = max(len(ex.prompt) + len(ex.target) for ex in train + val + test)
+    device = torch.device(device)
+    g_init, g_batch = (torch.Generator().manual_seed(seed + k) for k in (0, 1 << 20))
+    model = DecoderLM(len(vocab), d_model=width, n_layers=n_layers, n_heads=n_heads, max_len=max_len,
+                      attention=attention, attn_kwargs=attn_kwargs, generator=g_init).to(device)
+    tokens, mask = encode_examples(train, vocab)
+    evaluate = (lambda m: exact_match(m, val, vocab, device=device)) if val else None
+    res = train_lm(model, tokens, mask, steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                   warmup=0.05, min_lr_ratio=0.0, evaluate=evaluate, eval_every=eval_every, patience=patience,
+                   target=stop_at, generator=g_batch, device=device)
+    return TrainResult(model, vocab, res.losses, exact_match(model, test, vocab, device=device),
+                       res.best_score, res.steps_run)
 
 
 @dataclass(frozen=True)
 class MinWidth:
     width: int | None  # the smallest width reaching the threshold; None if none in the grid did
-    accuracy: dict[int, float]  # best accuracy over seeds at each width tried
-    final_loss: dict[int, float]  # mean training loss of the last 20 steps, of the best seed
+    accuracy: dict[int, float]  # test exact match at each width tried
+    final_loss: dict[int, float]  # mean training loss of the last 20 steps
+    steps: dict[int, int] = field(default_factory=dict)  # optimiser steps run per width (early stopping)
+    model: DecoderLM | None = None  # the model at ``width`` (None when no width reached the threshold)
 
 
-def min_width(task: str, size: int, attention: str, widths: Sequence[int], threshold: float = 0.9,
-              seeds: Sequence[int] = (0,), *, n_train: int = 20000, n_test: int = 500,
-              task_kwargs: dict | None = None, **train_kwargs) -> MinWidth:
-    """The smallest width in ``widths`` (ascending) whose best seed reaches ``threshold`` exact match.
+def min_width(task: str, size: int, attention: str, widths: Sequence[int], threshold: float = 0.9, *,
+              data: CoTData | None = None, seed: int = 0, n_train: int = 20000, n_val: int = 0,
+              n_test: int = 500, coarse: int = 1, task_kwargs: dict | None = None, **train_kwargs) -> MinWidth:
+    """The smallest width in ``widths`` whose model reaches ``threshold`` exact match on the test set.
 
-    The best over seeds is used because the question is expressiveness: can a model of this width
-    solve the task (when training finds the solution), not how reliably training finds it. Stops at
-    the first width that succeeds. Each seed's train and test sets are generated once and shared by
-    all widths. ``train_kwargs`` go to :func:`train_cot_model`.
+    Search, assuming success is monotone in the width: ascending over every ``coarse``-th width of the
+    sorted grid (and its largest), stopping at the first success; then bisection on the grid between
+    the last failure and that success. ``coarse = 1`` is the plain ascending search. One set of data
+    (``data``, or :func:`cot_datasets` of ``seed``) is shared by every width; each width's model starts
+    from the initialisation of ``seed``. ``train_kwargs`` go to :func:`train_cot_model` (``stop_at``
+    and ``patience`` end a width's training early).
     """
     check_real("threshold", threshold, low=0.0, high=1.0)
+    coarse = check_int("coarse", coarse, low=1)
     if not widths:
         raise ValueError("`widths` must not be empty")
-    if not seeds:
-        raise ValueError("`seeds` must not be empty")
-    data = {s: cot_datasets(task, size, n_train, n_test, seed=s, task_kwargs=task_kwargs) for s in seeds}
+    if data is None:
+        data = cot_datasets(task, size, n_train, n_test, n_val=n_val, seed=seed, task_kwargs=task_kwargs)
+    grid = sorted(set(widths))
     acc: dict[int, float] = {}
     loss: dict[int, float] = {}
-    for w in sorted(widths):
-        runs = [train_cot_model(task, size, width=w, attention=attention, seed=s, data=data[s],
-                                task_kwargs=task_kwargs, **train_kwargs) for s in seeds]
-        best = max(runs, key=lambda r: r.accuracy)
-        acc[w], loss[w] = best.accuracy, float(np.mean(best.losses[-20:]))
-        if acc[w] >= threshold:
-            return MinWidth(w, acc, loss)
-    return MinWidth(None, acc, loss)
+    steps: dict[int, int] = {}
+    models: dict[int, DecoderLM] = {}
+
+    def solves(i: int) -> bool:
+        w = grid[i]
+        r = train_cot_model(task, size, width=w, attention=attention, seed=seed, data=data,
+                            task_kwargs=task_kwargs, **train_kwargs)
+        acc[w], loss[w], steps[w] = r.accuracy, float(np.mean(r.losses[-20:])), r.steps
+        if r.accuracy >= threshold:
+            models[w] = r.model
+            return True
+        return False
+
+    probes = list(range(0, len(grid), coarse))
+    if probes[-1] != len(grid) - 1:
+        probes.append(len(grid) - 1)
+    lo, hi = -1, None  # largest index known to fail, smallest known to solve
+    for i in probes:
+        if solves(i):
+            hi = i
+            break
+        lo = i
+    if hi is None:
+        return MinWidth(None, acc, loss, steps)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if solves(mid):
+            hi = mid
+        else:
+            lo = mid
+    return MinWidth(grid[hi], acc, loss, steps, models[grid[hi]])

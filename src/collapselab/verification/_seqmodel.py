@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from collapselab._rng import as_torch_generator
 from collapselab._validation import check_int, check_real
-from collapselab.nn import DecoderLM, sequence_loss
+from collapselab.nn.lm_train import train_lm
+from collapselab.nn.transformer import DecoderLM
 
 # allowed(step, prefix (N, t) answer tokens so far) -> (N, V) or (V,) bool mask of permitted tokens
 AllowedFn = Callable[[int, torch.Tensor], torch.Tensor]
@@ -38,47 +38,27 @@ def train_prompt_answer(model: DecoderLM, prompts: torch.Tensor, answers: torch.
                         device: str | torch.device = "cpu", generator=None) -> list[float]:
     """Train ``model`` in place for ``steps`` AdamW steps on minibatches drawn with replacement.
 
-    prompts (n, P) and answers (n, A) int64; answer_mask (n, A) bool (default all true). The
-    learning rate warms up linearly over ``warmup * steps`` then decays by a cosine to lr / 10.
-    Returns the loss of every step.
+    prompts (n, P) and answers (n, A) int64; answer_mask (n, A) bool (default all true). The loop is
+    :func:`collapselab.nn.train_lm` (decay on matrices only, gradient clipping at 1): the learning
+    rate warms up linearly over ``warmup * steps`` then decays by a cosine to lr / 10. Returns the
+    loss of every step.
     """
     steps = check_int("steps", steps, low=0)
-    batch_size = check_int("batch_size", batch_size, low=1)
-    lr = check_real("lr", lr, low=0.0, low_open=True)
+    check_int("batch_size", batch_size, low=1)
+    check_real("lr", lr, low=0.0, low_open=True)
     n, P = prompts.shape
     if answers.shape[0] != n or n == 0:
         raise ValueError(f"`prompts` and `answers` must have the same, non-zero length, got {n} and "
                          f"{answers.shape[0]}")
     if answer_mask is None:
         answer_mask = torch.ones_like(answers, dtype=torch.bool)
-    g = as_torch_generator(generator)
-    seq = torch.cat([prompts, answers], 1).to(device)  # (n, P + A)
-    mask = answer_mask.to(device)
-    model.to(device).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    n_warm = max(1, int(warmup * steps))
-
-    def schedule(step: int) -> float:
-        if step < n_warm:
-            return (step + 1) / n_warm
-        t = (step - n_warm) / max(1, steps - n_warm)
-        return 0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * t))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
-    losses = []
-    for _ in range(steps):
-        idx = torch.randint(0, n, (batch_size,), generator=g).to(device)
-        s = seq[idx]
-        logits = _answer_logits(model, s[:, :-1], P - 1)  # position P-1 (separator) predicts answer[0]
-        loss = sequence_loss(logits, s[:, P:], mask[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        losses.append(float(loss.detach()))
-    model.eval()
-    return losses
+    tokens = torch.cat([prompts, answers], 1)  # (n, P + A)
+    loss_mask = torch.zeros(n, tokens.shape[1] - 1, dtype=torch.bool)
+    loss_mask[:, P - 1:] = answer_mask.cpu()  # position P-1 (separator) predicts answer[0]
+    res = train_lm(model, tokens, loss_mask, steps=steps, batch_size=batch_size, lr=lr,
+                   weight_decay=weight_decay, warmup=warmup, min_lr_ratio=0.1, grad_clip=1.0,
+                   generator=as_torch_generator(generator), device=device)
+    return res.losses
 
 
 class Decoded(NamedTuple):

@@ -1,0 +1,97 @@
+import math
+
+import pytest
+import torch
+
+from collapselab.nn import DecoderLM
+from collapselab.nn.lm_train import decay_groups, lr_factor, train_lm
+
+
+def copy_task(n=256, T=8, vocab=10, seed=0):
+    """Rows x_1..x_4 <sep> x_1..x_3: the second half copies the first; loss on the copy only."""
+    g = torch.Generator().manual_seed(seed)
+    first = torch.randint(1, vocab, (n, 4), generator=g)
+    tokens = torch.cat([first, torch.zeros(n, 1, dtype=torch.long), first[:, :3]], 1)
+    mask = torch.zeros(n, T - 1, dtype=torch.bool)
+    mask[:, 4:] = True  # targets tokens[:, 5:]: the copied part
+    return tokens, mask
+
+
+def model(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return DecoderLM(10, d_model=16, n_layers=1, n_heads=2, max_len=8, generator=g)
+
+
+def test_decay_groups_split_matrices_from_vectors():
+    m = model()
+    groups = decay_groups(m, 0.1)
+    assert all(p.ndim >= 2 for p in groups[0]["params"]) and groups[0]["weight_decay"] == 0.1
+    assert all(p.ndim < 2 for p in groups[1]["params"]) and groups[1]["weight_decay"] == 0.0
+    assert sum(len(g["params"]) for g in groups) == len(list(m.parameters()))
+
+
+def test_schedule_warms_up_then_decays_to_the_floor():
+    f = [lr_factor(s, 100, warmup=0.1, min_lr_ratio=0.1) for s in range(100)]
+    assert f[0] == pytest.approx(0.1) and f[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(f[9:], f[10:]))
+    assert f[-1] == pytest.approx(0.1, abs=1e-3)
+    expected = 0.5 * (1 + math.cos(math.pi * 9 / 99))  # at least one warm-up step
+    assert lr_factor(10, 100, warmup=0.0, min_lr_ratio=0.0) == pytest.approx(expected)
+
+
+def test_training_learns_and_is_reproducible():
+    tokens, mask = copy_task()
+    a, b = model(), model()
+    ra = train_lm(a, tokens, mask, steps=60, batch_size=32, lr=1e-2, generator=1)
+    rb = train_lm(b, tokens, mask, steps=60, batch_size=32, lr=1e-2, generator=1)
+    assert ra.losses == rb.losses
+    assert sum(ra.losses[-10:]) / 10 < 0.6 * sum(ra.losses[:10]) / 10
+
+
+def test_loss_is_the_masked_cross_entropy_of_the_head_from_start():
+    tokens, mask = copy_task(n=4)
+    m = model()
+    rows = torch.randint(0, 4, (4,), generator=torch.Generator().manual_seed(0))  # the batch train_lm draws
+    with torch.no_grad():
+        full = m(tokens[rows, :-1])
+        ref = torch.nn.functional.cross_entropy(full[:, 4:].reshape(-1, 10), tokens[rows, 5:].reshape(-1))
+        assert torch.allclose(m(tokens[rows, :-1], start=4), full[:, 4:], atol=1e-6)
+    r = train_lm(m, tokens, mask, steps=1, batch_size=4, lr=1e-3, generator=0)
+    assert r.losses[0] == pytest.approx(float(ref), rel=1e-5)
+
+
+def test_early_stopping_restores_the_best_weights():
+    tokens, mask = copy_task()
+    m = model()
+    scores = iter([0.5, 0.9, 0.2, 0.1, 0.0])
+    snapshots = []
+
+    def evaluate(mod):
+        snapshots.append(mod.head.weight.detach().clone())
+        return next(scores)
+
+    r = train_lm(m, tokens, mask, steps=100, batch_size=16, evaluate=evaluate, eval_every=5, patience=3,
+                 generator=0)
+    assert r.stopped_early and r.steps_run == 25 and r.best_step == 10 and r.best_score == 0.9
+    assert torch.equal(m.head.weight, snapshots[1])
+    hit = train_lm(model(), tokens, mask, steps=100, batch_size=16, evaluate=lambda _: 1.0, eval_every=5,
+                   target=0.99, generator=0)
+    assert hit.stopped_early and hit.steps_run == 5
+
+
+def test_bad_arguments_are_named():
+    tokens, mask = copy_task(n=4)
+    with pytest.raises(ValueError, match="loss_mask"):
+        train_lm(model(), tokens, mask[:, :3], steps=1)
+    with pytest.raises(ValueError, match="tokens"):
+        train_lm(model(), tokens[:, :1], mask[:, :0], steps=1)
+    with pytest.raises(ValueError, match="lr"):
+        train_lm(model(), tokens, mask, steps=1, lr=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_trains_on_cuda_with_bf16_autocast():
+    tokens, mask = copy_task()
+    m = model().to("cuda")
+    r = train_lm(m, tokens, mask, steps=100, batch_size=32, lr=1e-2, generator=0, device="cuda")
+    assert next(m.parameters()).dtype == torch.float32 and sum(r.losses[-10:]) < sum(r.losses[:10])
