@@ -1,0 +1,196 @@
+"""strong-collapse/lm-scaling: test loss on human text against training tokens when a share p2 of the
+training text is synthetic (Sec. 4.2, Fig. 8; the theory's plateau: Cor. 1, Eq. 12).
+
+A generator (the same small GPT-2, trained on held-out human blocks) continues the human prefix of a
+random share p2 of the learner's blocks (temperature 1, top-p 1, as the paper samples); the learner
+makes one pass over the n blocks (p2 n synthetic, the rest human; the synthetic sets are nested in p2)
+with a constant learning rate after warm-up, and its loss on held-out human text is read at training
+budgets n/8, n/4, n/2 and n blocks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+from pydantic import Field
+
+from collapselab import stats
+from collapselab.core import CellContext, Claim, Experiment, Results, Verdict, register
+from collapselab.core.plotting import colors, new_figure
+from collapselab.experiments._papers import STRONG_COLLAPSE
+from collapselab.experiments.language_models._common import (
+    LMParams,
+    checked_cell,
+    common,
+    factory,
+    fit,
+    load_data,
+)
+from collapselab.lm import evaluate_lm, synthesize_blocks
+
+
+class ScalingParams(LMParams):
+    p2s: list[float] = Field([0.0, 0.1, 0.5], description="synthetic shares p2 of the training blocks")
+    n_blocks: int = Field(2048, ge=8, description="learner's training blocks (one pass); budgets n/8..n")
+    checkpoints: int = Field(4, ge=2, description="budgets n / 2^j, j = checkpoints-1 .. 0")
+    n_gen: int = Field(512, ge=4, description="human blocks the generator learns from (held out from the learner)")
+
+
+PRESETS = {
+    "smoke": {"max_chars": 60_000, "vocab_size": 300, "block_size": 32, "prompt_tokens": 8, "n_blocks": 64,
+              "n_gen": 32, "n_test": 16, "n_embd": 16, "n_head": 2, "n_layer": 1, "epochs": 1.0, "seeds": 2,
+              "checkpoints": 2},
+    "quick": {"seeds": 4},
+    "full": {"max_chars": None, "block_size": 256, "prompt_tokens": 64, "n_blocks": 65536, "n_gen": 8000,
+             "n_test": 500, "checkpoints": 6, "n_layer": 6, "n_embd": 384, "n_head": 6, "lr": 1e-3,
+             "batch_size": 16, "grad_accum": 4, "p2s": [0.0, 0.01, 0.1, 0.5], "seeds": 3},
+}
+
+
+def cells(p: ScalingParams) -> list[dict]:
+    cell = {**common(p), "p2s": sorted(p.p2s), "n_blocks": p.n_blocks, "checkpoints": p.checkpoints,
+            "n_gen": p.n_gen}
+    return [checked_cell(p, cell, p.n_gen + p.n_blocks)]
+
+
+def run_cell(cell: dict, ctx: CellContext) -> dict:
+    n, dev = cell["n_blocks"], ctx.device
+    budgets = sorted({n // 2 ** j for j in range(cell["checkpoints"])})
+    per_step = cell["batch_size"] * cell["grad_accum"]
+    if any(b % per_step for b in budgets):
+        raise ValueError(f"budgets {budgets} must be multiples of batch_size x grad_accum = {per_step}")
+    data = load_data(cell, cell["n_gen"] + n)
+    gen_blocks, pool = data.splits.train[:cell["n_gen"]], data.splits.train[cell["n_gen"]:]
+    make = factory(cell, data, dev)
+    generator = fit(make, gen_blocks, cell, ctx.torch_generator("fit", "generator", device="cpu"), dev)
+    gen_eval = evaluate_lm(generator, data, batch_size=cell["eval_batch"], device=dev)
+    order = torch.as_tensor(ctx.generator("synthetic").permutation(n), dtype=torch.long)
+    n_syn = int(round(max(cell["p2s"]) * n))
+    synthetic = synthesize_blocks(generator, pool[order[:n_syn]], prompt_tokens=cell["prompt_tokens"],
+                                  batch_size=cell["eval_batch"], generator=ctx.torch_generator("sample"), device=dev)
+    del generator
+    rows = []
+    for p2 in cell["p2s"]:
+        k = int(round(p2 * n))
+        blocks = pool.clone()
+        blocks[order[:k]] = synthetic[:k]  # the first k of the random order are synthetic (nested in p2)
+
+        def at_budget(model, step, seen, p2=p2):
+            if seen in budgets:
+                rows.append({"p2": p2, "blocks": seen, "tokens": seen * cell["block_size"],
+                             **evaluate_lm(model, data, batch_size=cell["eval_batch"], device=dev)})
+
+        fit(make, blocks, cell, ctx.torch_generator("fit", "learner", p2, device="cpu"), dev, epochs=1.0,
+            min_lr_ratio=1.0, callback=at_budget)
+    return {"curve": rows, "generator_loss": gen_eval["loss"], "generator_tail_loss": gen_eval["tail_loss"]}
+
+
+def summarize(frame: pd.DataFrame, p: ScalingParams) -> dict[str, pd.DataFrame]:
+    curve = pd.DataFrame([{"replicate": r["replicate"], "generator_loss": r["generator_loss"],
+                           **{k: v for k, v in row.items() if k != "bin_loss"}}
+                          for _, r in frame.iterrows() for row in r["curve"]])
+    means = curve.groupby(["p2", "tokens"])[["loss", "tail_loss"]].agg(["mean", "sem"]).reset_index()
+    means.columns = ["_".join(c).rstrip("_") for c in means.columns]
+    return {"curve": curve, "curve_means": means}
+
+
+def plot(tables: dict[str, pd.DataFrame], p: ScalingParams) -> dict:
+    m = tables["curve_means"]
+    fig, axes = new_figure(1)
+    ax = np.atleast_1d(axes)[0]
+    for p2, col in zip(sorted(m["p2"].unique()), colors(m["p2"].nunique())):
+        g = m[m["p2"] == p2]
+        ax.errorbar(g["tokens"], g["loss_mean"], yerr=g["loss_sem"].fillna(0), fmt="o-", color=col, capsize=2,
+                    label=f"$p_2$={p2:g}")
+    ax.axhline(tables["curve"]["generator_loss"].mean(), ls="--", color="k", lw=0.8, label="generator")
+    ax.set_xscale("log")
+    ax.set_xlabel("training tokens")
+    ax.set_ylabel("test loss on human text (nats/token)")
+    ax.set_title("language model: loss vs tokens with a synthetic share $p_2$", fontsize=9)
+    ax.legend()
+    return {"lm_scaling": fig}
+
+
+def _at(r: Results, p2: float, tokens: float) -> pd.Series:
+    c = r.tables["curve"]
+    return c[(c["p2"] == p2) & (c["tokens"] == tokens)].set_index("replicate")["loss"]
+
+
+def _paired(a: pd.Series, b: pd.Series, what: str, resolution: float):
+    both = pd.concat([a, b], axis=1).dropna()
+    if len(both) < 2:
+        return None
+    return stats.beats(stats.paired_difference(both.iloc[:, 0], both.iloc[:, 1]), resolution=resolution), what
+
+
+def _grid(r: Results) -> tuple[list[float], list[float]]:
+    c = r.tables["curve"]
+    return sorted(c["p2"].unique()), sorted(c["tokens"].unique())
+
+
+def _all(results: list, needs: str) -> Verdict:
+    """PASS when every comparison passes; FAIL when one fails; else INCONCLUSIVE."""
+    if any(x is None for x in results) or not results:
+        return Verdict.inconclusive("fewer than 2 replicates or a missing p2", needs)
+    text = "; ".join(f"{w}: {d.text}" for d, w in results)
+    status = [d.status for d, _ in results]
+    if "FAIL" in status:
+        return Verdict.check(False, text)
+    if all(s == "PASS" for s in status):
+        return Verdict.check(True, text)
+    return Verdict.inconclusive(text, next(d.needs for d, _ in results if d.status == "INCONCLUSIVE"))
+
+
+def _check_lag(r: Results) -> Verdict:
+    p2s, tokens = _grid(r)
+    T = tokens[-1]
+    return _all([_paired(_at(r, q, T), _at(r, 0.0, T), f"loss(p2={q:g}) - loss(0)", 0.02) for q in p2s if q > 0],
+                "needs p2 = 0 and >= 2 seeds")
+
+
+def _check_plateau(r: Results) -> Verdict:
+    p2s, tokens = _grid(r)
+    if len(tokens) < 3 or 0.0 not in p2s:
+        return Verdict.inconclusive(f"{len(tokens)} budgets", "needs >= 3 budgets and p2 = 0")
+    a, T = tokens[-3], tokens[-1]
+
+    def gain(q):
+        return _at(r, q, a) - _at(r, q, T)
+    return _all([_paired(gain(0.0), gain(q), f"gain {a:g}->{T:g} tokens at p2=0 minus at p2={q:g}", 0.02)
+                 for q in p2s if q > 0], "needs >= 2 seeds")
+
+
+def _check_order(r: Results) -> Verdict:
+    p2s, tokens = _grid(r)
+    pos = [q for q in p2s if q > 0]
+    if len(pos) < 2:
+        return Verdict.inconclusive("one p2 > 0", "needs two p2 > 0")
+    T = tokens[-1]
+    return _all([_paired(_at(r, pos[-1], T), _at(r, pos[0], T), f"loss(p2={pos[-1]:g}) - loss(p2={pos[0]:g})",
+                         0.02)], "needs >= 2 seeds")
+
+
+register(Experiment(
+    name="strong-collapse/lm-scaling", paper=STRONG_COLLAPSE,
+    description="GPT-2 trained on human text (default: Shakespeare) with a share p2 of synthetic blocks from a "
+                "generator GPT-2: test loss on human text vs training tokens",
+    params=ScalingParams, presets=PRESETS, cells=cells, run_cell=run_cell, summarize=summarize, plot=plot,
+    main_figure="lm_scaling", uses_device=True, version=1,
+    claims=[
+        Claim("synthetic-delays-scaling", "With a share p2 > 0 of synthetic text the test loss on human text at the "
+              "largest training budget stays above the p2 = 0 curve (synthetic data delay the scaling law)",
+              _check_lag, source="Sec. 4.2, Fig. 8", kind="paper",
+              test="for each p2 > 0: one-sided paired t over seeds of loss(p2) - loss(0) at the largest budget, "
+                   "alpha 0.05; PASS when all pass; FAIL when one has no rise with 95% CI half-width <= 0.02 nats"),
+        Claim("scaling-plateaus", "For p2 > 0 more training tokens stop helping: the loss gained over the last 4x "
+              "of tokens is smaller than at p2 = 0 (a plateau instead of the clean scaling law)", _check_plateau,
+              source="Abstract; Sec. 3.1, Cor. 1, Eq. 12 (plateau at p2^2 c^2); Sec. 4.2", kind="paper",
+              test="for each p2 > 0: one-sided paired t over seeds of gain(p2=0) - gain(p2), gain = loss(n/4) - "
+                   "loss(n), alpha 0.05; all must pass; resolution 0.02 nats"),
+        Claim("more-synthetic-worse", "A larger synthetic share collapses more: at the largest budget the loss at the "
+              "larger p2 exceeds the loss at the smaller p2 > 0", _check_order,
+              source="Sec. 3.1, Thm 1 (zeta ~ p2^2 tr Delta); Sec. 4.2", kind="paper",
+              test="one-sided paired t over seeds of loss(max p2) - loss(min p2 > 0) at the largest budget, alpha "
+                   "0.05; resolution 0.02 nats"),
+    ]))
