@@ -125,3 +125,20 @@ def test_at_most_rule_never_passes_by_default():
                          resolution=0.5).status == "FAIL"
     assert stats.at_most(stats.paired_difference([3.0, -3, 2, -2.5], [0, 0, 0, 0], **two),
                          resolution=0.5).status == "INCONCLUSIVE"
+
+
+def test_all_of_is_a_conjunction():
+    p, f, i = (stats.Decision("PASS", "ok"), stats.Decision("FAIL", "bad"),
+               stats.Decision("INCONCLUSIVE", "wide", "needs ~4x the data"))
+    assert stats.all_of([("a", p), ("b", p)]).status == "PASS"
+    assert stats.all_of([("a", p), ("b", i), ("c", f)]).status == "FAIL"
+    mixed = stats.all_of([("a", p), ("b", i)])
+    assert mixed.status == "INCONCLUSIVE" and mixed.needs == "needs ~4x the data"
+    with pytest.raises(ValueError):
+        stats.all_of([])
+
+
+def test_more_data_without_a_count():
+    c = stats.from_estimate(0.1, 0.2, alternative="greater")
+    d = stats.beats(c, resolution=0.05)
+    assert d.status == "INCONCLUSIVE" and "about" not in d.needs

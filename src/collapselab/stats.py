@@ -362,6 +362,8 @@ def _more_data(cmp: Comparison, target: float) -> str:
     factor = (cmp.halfwidth / target) ** 2 if target > 0 else math.inf
     if not math.isfinite(factor):
         return "needs more replicates (the interval is unbounded)"
+    if cmp.n <= 0:
+        return f"needs ~{max(2, math.ceil(factor))}x the data"
     return f"needs ~{max(2, math.ceil(factor))}x the data (about {math.ceil(cmp.n * factor)} pairs/replicates)"
 
 
