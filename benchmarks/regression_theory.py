@@ -51,10 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     mc = simulate_mixture_ridge(eigs, w1, w2, n, p2, lam, s, reps=args.reps, rng=0)
     t_mc = time.process_time() - t0
     per_rep = t_mc / args.reps
-    sd = mc.stderr * np.sqrt(args.reps)
+    sd = mc.se * np.sqrt(args.reps)
     target = max(abs(mc.mean - theory), 0.005 * theory)
     reps_needed = max(2, int(np.ceil((sd / target) ** 2)))
-    print(f"[1] d={d}, n={n}, p2={p2}, lam={lam}: theory {theory:.5f}, MC {mc.mean:.5f} +- {mc.stderr:.5f} "
+    print(f"[1] d={d}, n={n}, p2={p2}, lam={lam}: theory {theory:.5f}, MC {mc.mean:.5f} +- {mc.se:.5f} "
           f"({args.reps} reps)")
     print(f"    theory CPU {t_theory * 1e3:.2f} ms; MC {per_rep * 1e3:.1f} ms/replicate; same accuracy "
           f"(stderr {target:.2e}) needs ~{reps_needed} replicates = {per_rep * reps_needed:.2f} s")

@@ -39,7 +39,11 @@ POINTS = [
 ]
 
 
-@pytest.mark.parametrize("kind,d,strategy,lam,T0,T,n,sigma,sigma0,reps", POINTS)
+# the first point runs in the fast tier; the rest are slow (each is seconds of Monte Carlo)
+_TIERED = [POINTS[0]] + [pytest.param(*pt, marks=pytest.mark.slow) for pt in POINTS[1:]]
+
+
+@pytest.mark.parametrize("kind,d,strategy,lam,T0,T,n,sigma,sigma0,reps", _TIERED)
 def test_theory_matches_monte_carlo(kind, d, strategy, lam, T0, T, n, sigma, sigma0, reps):
     eigs, w0 = problem(kind, d)
     theory = recursive_ridge_error(eigs, w0, T, T0, n, lam, sigma, sigma0, strategy=strategy)

@@ -19,16 +19,17 @@ import numpy as np
 
 from collapselab._rng import as_rng
 from collapselab._validation import check_array, check_int
-from collapselab.regression._mixture import MCEstimate, _bartlett, _check_common
+from collapselab.regression._mixture import _check_common
+from collapselab.regression._wishart import gaussian_sufficient_stats
+from collapselab.stats import MCEstimate, mean_se
 
 
 def _stats(rng: np.random.Generator, n_k: int, d: int, noise_std: float) -> tuple[np.ndarray, np.ndarray]:
-    L = _bartlett(rng, n_k, d)  # Z'Z = L L', Z'e = s L z in law (whitened coordinates)
-    return L @ L.T, noise_std * (L @ rng.standard_normal(d))
+    return gaussian_sufficient_stats(rng, n_k, d, noise_std)  # Z'Z, Z'e in law (whitened coordinates)
 
 
 def _mc(vals: np.ndarray) -> MCEstimate:
-    return MCEstimate(float(vals.mean()), float(vals.std(ddof=1) / np.sqrt(vals.size)))
+    return mean_se(vals)
 
 
 def simulate_weighted_mixture(eigs, w1, w2, n: int, p2: float, weights, lam: float, noise_std: float, *,

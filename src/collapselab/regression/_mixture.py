@@ -15,21 +15,13 @@ Each closed form here has a Monte Carlo twin with the same arguments plus ``reps
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
 from collapselab._rng import as_rng
 from collapselab._validation import check_array, check_choice, check_int, check_real
 from collapselab.regression._spectrum import check_eigs
-
-
-class MCEstimate(NamedTuple):
-    """A Monte Carlo mean and its standard error (std / sqrt(reps))."""
-
-    mean: float
-    stderr: float
-
+from collapselab.regression._wishart import gaussian_sufficient_stats
+from collapselab.stats import mean_se
 
 # ----------------------------------------------------------------------------- validation helpers
 
@@ -197,17 +189,6 @@ def mixture_ridge_error(eigs, w1, w2, n, p2: float, lam: float, noise_std: float
 # ----------------------------------------------------------------------------- Monte Carlo twin
 
 
-def _bartlett(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
-    """Lower-triangular L with L L' ~ Wishart_d(n, I) (Bartlett decomposition; needs n >= d).
-
-    Then ``Z'Z`` for Z (n, d) with N(0, 1) entries has the law of L L', and ``Z'e`` with
-    e ~ N(0, s^2 I_n) independent has, given Z'Z = L L', the law of ``s L z``, z ~ N(0, I_d).
-    """
-    L = np.tril(rng.standard_normal((d, d)), -1)
-    L[np.diag_indices(d)] = np.sqrt(rng.chisquare(n - np.arange(d)))
-    return L
-
-
 def _group_stats(rng, n_k: int, d: int, noise_std: float, direct: bool):
     """(W_k, g_k) with W_k = Z_k'Z_k and g_k = Z_k'e_k in whitened coordinates, exact in law."""
     if n_k == 0:
@@ -216,8 +197,7 @@ def _group_stats(rng, n_k: int, d: int, noise_std: float, direct: bool):
         Z = rng.standard_normal((n_k, d))
         e = noise_std * rng.standard_normal(n_k)
         return Z.T @ Z, Z.T @ e
-    L = _bartlett(rng, n_k, d)
-    return L @ L.T, noise_std * (L @ rng.standard_normal(d))
+    return gaussian_sufficient_stats(rng, n_k, d, noise_std)
 
 
 def _one_rep(rng, eigs, sq, w1, delta, n1, n2, lam, noise_std, direct) -> float:
@@ -260,7 +240,7 @@ def simulate_mixture_ridge(eigs, w1, w2, n, p2: float, lam: float, noise_std: fl
     decomposition (exactly the same law as drawing the n_k rows; the cost is then independent of n,
     so n = 10^8 is as cheap as n = 10^3); ``method="direct"`` always draws the rows.
 
-    Returns an :class:`MCEstimate` (mean, stderr), or a list of them when ``n`` is an array.
+    Returns a :class:`collapselab.stats.MCEstimate` (mean, se, n = reps), or a list of them when ``n`` is an array.
     """
     eigs, w1, w2, p2, lam, noise_std = _check_common(eigs, w1, w2, p2, lam, noise_std)
     reps = check_int("reps", reps, low=2)
@@ -277,5 +257,5 @@ def simulate_mixture_ridge(eigs, w1, w2, n, p2: float, lam: float, noise_std: fl
         n1 = int(ni) - n2
         vals = np.array([_one_rep(rng, eigs, sq, w1, delta, n1, n2, lam, noise_std, method == "direct")
                          for _ in range(reps)])
-        results.append(MCEstimate(float(vals.mean()), float(vals.std(ddof=1) / np.sqrt(reps))))
+        results.append(mean_se(vals))
     return results[0] if np.ndim(n) == 0 else results

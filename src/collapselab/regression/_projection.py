@@ -20,7 +20,8 @@ import numpy as np
 
 from collapselab._rng import as_rng
 from collapselab._validation import check_int
-from collapselab.regression._mixture import MCEstimate, _check_common, mixture_ridge_error
+from collapselab.regression._mixture import _check_common, mixture_ridge_error
+from collapselab.stats import MCEstimate, mean_se
 
 
 def _draw_s(rng: np.random.Generator, m: int, d: int) -> np.ndarray:
@@ -119,7 +120,7 @@ def simulate_random_projection_mixture(eigs, w1, w2, n: int, p2: float, m: int, 
     eigs, w1, w2, n, p2, m, lam, noise_std = _check_rp(eigs, w1, w2, n, p2, m, lam, noise_std)
     reps = check_int("reps", reps, low=2)
     vals = _rp_errors(eigs, w1, w2, n, [p2], m, lam, noise_std, reps, as_rng(rng))[:, 0]
-    return MCEstimate(float(vals.mean()), float(vals.std(ddof=1) / np.sqrt(reps)))
+    return mean_se(vals)
 
 
 def simulate_random_projection_gap(eigs, w1, w2, n: int, p2: float, m: int, lam: float, noise_std: float,
@@ -135,4 +136,4 @@ def simulate_random_projection_gap(eigs, w1, w2, n: int, p2: float, m: int, lam:
     reps = check_int("reps", reps, low=2)
     vals = _rp_errors(eigs, w1, w2, n, [p2, 0.0], m, lam, noise_std, reps, as_rng(rng))
     cols = (vals[:, 0], vals[:, 1], vals[:, 0] - vals[:, 1])
-    return tuple(MCEstimate(float(c.mean()), float(c.std(ddof=1) / np.sqrt(reps))) for c in cols)
+    return tuple(mean_se(c) for c in cols)

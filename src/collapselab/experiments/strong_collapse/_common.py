@@ -1,0 +1,94 @@
+"""Helpers shared by the strong-collapse experiments: replicate aggregation, the random-projection cells
+(model-size and pareto share them) and the decision glue of the claims."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from collapselab import stats
+from collapselab.core import CellContext, Verdict
+from collapselab.regression import (
+    random_projection_mixture_error,
+    simulate_random_projection_gap,
+    spread_mixture_problem,
+    weighted_line_fit,
+)
+
+
+def aggregate(frame: pd.DataFrame, keys: list[str], value: str = "error", se: str = "stderr") -> pd.DataFrame:
+    """Per group of ``keys``: mean over the framework replicates of the per-replicate Monte Carlo means
+    (``mean``), their number (``k``) and the combined standard error ``sqrt(sum se_i^2) / k`` (``stderr``)."""
+    g = frame.groupby(keys, sort=True)
+    out = g.agg(mean=(value, "mean"), k=(value, "size"),
+                se2=(se, lambda s: float(np.sum(np.asarray(s) ** 2)))).reset_index()
+    out["stderr"] = np.sqrt(out["se2"]) / out["k"]
+    return out.drop(columns=["se2"])
+
+
+def last_decade_slope(n, mean, se) -> tuple[stats.MCEstimate, int] | None:
+    """Log-log slope of the error over the last decade of n (points with n >= n_max / 10), weighted by
+    the Monte Carlo standard errors (:func:`~collapselab.regression.weighted_line_fit`); None when that
+    decade holds fewer than 2 points or does not span a factor 10."""
+    n, mean, se = (np.asarray(v, dtype=float) for v in (n, mean, se))
+    keep = n >= n.max() / 10 * (1 - 1e-9)
+    if keep.sum() < 2 or n.max() / n[keep].min() < 9.99:
+        return None
+    fit = weighted_line_fit(n[keep], mean[keep], np.maximum(se[keep], 1e-300), log=True)
+    return stats.MCEstimate(fit.slope, fit.slope_se, int(keep.sum())), int(keep.sum())
+
+
+def verdict(parts: list[tuple[str, stats.Decision]], head: str = "") -> Verdict:
+    """The verdict of a conjunction of labelled decisions (:func:`collapselab.stats.all_of`); with more
+    than 4 parts the text counts them and lists at most 3 that did not PASS (or the
+    first part when all PASS)."""
+    d = stats.all_of(parts)
+    if len(parts) <= 4:
+        return Verdict(d.status, head + d.text, d.needs)
+    bad = [f"{label}: {x.status} {x.text}" for label, x in parts if x.status != "PASS"]
+    first = f"{parts[0][0]}: {parts[0][1].status} {parts[0][1].text}"
+    shown = bad[:3] if bad else [first]
+    text = f"{len(parts) - len(bad)}/{len(parts)} parts PASS; " + "; ".join(shown)
+    return Verdict(d.status, head + text, d.needs)
+
+
+# ============================================================================ random projections
+
+
+def rp_cells(p, widths: list[int]) -> list[dict]:
+    return [{"d": p.d, "n": p.n, "m": int(m), "p2": float(p2), "c2": float(c2), "lam": p.lam,
+             "noise_std": p.noise_std, "spectrum": p.spectrum,
+             "exponent": p.exponent if p.spectrum == "power_law" else 0.0, "reps": p.reps, "draws": p.draws}
+            for c2 in p.c2s for p2 in p.p2s for m in widths]
+
+
+def rp_run_cell(cell: dict, ctx: CellContext) -> dict:
+    """One width m: paired MC of E_mixed, E_clean, zeta and the semi-analytic theory of each."""
+    eigs, w1, w2 = spread_mixture_problem(cell["spectrum"], cell["d"], cell["exponent"], cell["c2"])
+    n, m, p2, lam, s = cell["n"], cell["m"], cell["p2"], cell["lam"], cell["noise_std"]
+    rng = ctx.rng()
+    mixed, clean, gap = simulate_random_projection_gap(eigs, w1, w2, n, p2, m, lam, s, reps=cell["reps"],
+                                                       rng=rng)
+    seed = int(rng.integers(2**31))  # same S draws for both theory evaluations (paired)
+    th_mixed = random_projection_mixture_error(eigs, w1, w2, n, p2, m, lam, s, rng=seed, draws=cell["draws"])
+    th_clean = random_projection_mixture_error(eigs, w1, w2, n, 0.0, m, lam, s, rng=seed, draws=cell["draws"])
+    return {"error_mixed": mixed.mean, "se_mixed": mixed.se, "error_clean": clean.mean,
+            "se_clean": clean.se, "zeta": gap.mean, "se_zeta": gap.se,
+            "theory_mixed": th_mixed, "theory_clean": th_clean, "theory_zeta": th_mixed - th_clean}
+
+
+def rp_summary(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Replicate means and combined SEs of E_mixed, E_clean and zeta, with the theory, per ``keys``."""
+    parts = []
+    for value, se in (("error_mixed", "se_mixed"), ("error_clean", "se_clean"), ("zeta", "se_zeta")):
+        a = aggregate(frame, keys, value, se).rename(columns={"mean": value, "stderr": se}).drop(columns="k")
+        parts.append(a.set_index(keys))
+    th = frame.groupby(keys)[["theory_mixed", "theory_clean", "theory_zeta"]].mean()
+    return pd.concat(parts + [th], axis=1).reset_index()
+
+
+def mc_estimate(r, estimate: float, se: float, **kw) -> stats.Comparison:
+    """:func:`collapselab.stats.from_estimate` (normal interval) with ``n`` = the Monte Carlo replicates
+    behind the estimate (``reps`` x seeds, or seeds), so that "needs ~kx the data" counts them."""
+    n = int(getattr(r.params, "reps", 1) * r.params.seeds)
+    return stats.from_estimate(estimate, se, n=n, **kw)
