@@ -84,3 +84,12 @@ def test_experiment_declaration_is_checked():
         Experiment(name="toy/x", **{**base, "presets": {"smoke": {}}})
     with pytest.raises(ValidationError, match="n_cells"):
         Experiment(name="toy/x", **{**base, "presets": {**toy.PRESETS, "quick": {"n_cells": 0}}})
+
+
+def test_verdict_all_of_a_conjunction():
+    from collapselab.stats import Decision
+
+    p, f = Decision("PASS", "ok"), Decision("FAIL", "bad")
+    assert Verdict.all_of([("a", p), ("b", p)], head="x: ").status == "PASS"
+    many = Verdict.all_of([(str(i), p) for i in range(5)] + [("z", f)])
+    assert many.status == "FAIL" and many.measured.startswith("5/6 parts PASS; z: FAIL bad")

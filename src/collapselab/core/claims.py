@@ -63,6 +63,21 @@ class Verdict:
         text = f"{prefix}{decision.text}" if prefix else decision.text
         return cls(decision.status, text, decision.needs)
 
+    @classmethod
+    def all_of(cls, parts: list[tuple[str, Decision]], head: str = "") -> Verdict:
+        """The verdict of a conjunction of labelled decisions (:func:`collapselab.stats.all_of`: PASS iff
+        every part PASSes, FAIL iff one FAILs). With more than 4 parts the text counts them and lists at
+        most 3 that did not PASS (or the first part when all PASS)."""
+        from collapselab.stats import all_of
+
+        d = all_of(parts)
+        if len(parts) <= 4:
+            return cls(d.status, head + d.text, d.needs)
+        bad = [f"{label}: {x.status} {x.text}" for label, x in parts if x.status != "PASS"]
+        shown = bad[:3] or [f"{parts[0][0]}: {parts[0][1].status} {parts[0][1].text}"]
+        return cls(d.status, f"{head}{len(parts) - len(bad)}/{len(parts)} parts PASS; " + "; ".join(shown),
+                   d.needs)
+
 
 @dataclass
 class Results:

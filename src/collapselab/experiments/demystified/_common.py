@@ -44,18 +44,7 @@ def rel_match(r, error: float, se: float, target: float, margin: float) -> stats
     return stats.matches(mc_estimate(r, error / target - 1, se / target), margin=margin)
 
 
-def verdict(parts: list[tuple[str, stats.Decision]], head: str = "") -> Verdict:
-    """The verdict of a conjunction of labelled decisions (:func:`collapselab.stats.all_of`); with more
-    than 4 parts the text counts them and lists at most 3 that did not PASS (or the
-    first part when all PASS)."""
-    d = stats.all_of(parts)
-    if len(parts) <= 4:
-        return Verdict(d.status, head + d.text, d.needs)
-    bad = [f"{label}: {x.status} {x.text}" for label, x in parts if x.status != "PASS"]
-    first = f"{parts[0][0]}: {parts[0][1].status} {parts[0][1].text}"
-    shown = bad[:3] if bad else [first]
-    text = f"{len(parts) - len(bad)}/{len(parts)} parts PASS; " + "; ".join(shown)
-    return Verdict(d.status, head + text, d.needs)
+verdict = Verdict.all_of  # a conjunction of labelled decisions, as one verdict
 
 
 def mc_estimate(r, estimate: float, se: float, **kw) -> stats.Comparison:

@@ -38,18 +38,7 @@ def last_decade_slope(n, mean, se) -> tuple[stats.MCEstimate, int] | None:
     return stats.MCEstimate(fit.slope, fit.slope_se, int(keep.sum())), int(keep.sum())
 
 
-def verdict(parts: list[tuple[str, stats.Decision]], head: str = "") -> Verdict:
-    """The verdict of a conjunction of labelled decisions (:func:`collapselab.stats.all_of`); with more
-    than 4 parts the text counts them and lists at most 3 that did not PASS (or the
-    first part when all PASS)."""
-    d = stats.all_of(parts)
-    if len(parts) <= 4:
-        return Verdict(d.status, head + d.text, d.needs)
-    bad = [f"{label}: {x.status} {x.text}" for label, x in parts if x.status != "PASS"]
-    first = f"{parts[0][0]}: {parts[0][1].status} {parts[0][1].text}"
-    shown = bad[:3] if bad else [first]
-    text = f"{len(parts) - len(bad)}/{len(parts)} parts PASS; " + "; ".join(shown)
-    return Verdict(d.status, head + text, d.needs)
+verdict = Verdict.all_of  # a conjunction of labelled decisions, as one verdict
 
 
 # ============================================================================ random projections
