@@ -362,9 +362,8 @@ def _more_data(cmp: Comparison, target: float) -> str:
     factor = (cmp.halfwidth / target) ** 2 if target > 0 else math.inf
     if not math.isfinite(factor):
         return "needs more replicates (the interval is unbounded)"
-    if cmp.n <= 0:
-        return f"needs ~{max(2, math.ceil(factor))}x the data"
-    return f"needs ~{max(2, math.ceil(factor))}x the data (about {math.ceil(cmp.n * factor)} pairs/replicates)"
+    k = max(2, math.ceil(factor))
+    return f"needs ~{k}x the data" + (f" (about {k * cmp.n} pairs/replicates)" if cmp.n > 0 else "")
 
 
 def beats(cmp: Comparison, *, resolution: float, alpha: float = 0.05) -> Decision:
