@@ -253,3 +253,67 @@ def test_errors_name_the_argument():
         evaluate(ds, _mlp, steps_grid=[], validation=(x, y), test=(x, y))
     with pytest.raises(ValueError, match="beta"):
         boost((x, y), block_ipc=1, n_blocks=2, beta=2.0, model_fn=_mlp)
+
+
+def test_learned_inner_lr_has_the_finite_difference_gradient():
+    net, xs, ys, xr, yr = _problem()
+
+    def f(log_lr):
+        return meta_loss(net, xs, ys, xr, yr, n_untracked=0, n_tracked=3, inner_optimizer="adam",
+                         inner_lr=log_lr.exp())
+
+    a = torch.tensor(np.log(0.05), dtype=torch.float64, requires_grad=True)
+    grad = torch.autograd.grad(f(a), a)[0]
+    h = 1e-6
+    fd = (f(a.detach() + h) - f(a.detach() - h)) / (2 * h)
+    assert torch.allclose(grad, fd, rtol=1e-5, atol=1e-9)
+    with pytest.raises(ValueError, match="inner_lr"):
+        InnerOptimizer("adam", torch.tensor(-1.0))
+
+
+def test_learn_lr_changes_and_records_the_inner_lr():
+    x, y = _blobs(64, 0)
+    ds = distill((x, y), ipc=1, T=4, M=2, steps=5, inner_optimizer="sgd", inner_lr=0.1, outer_lr=0.05,
+                 learn_lr=True, lr_lr=0.1, model_fn=_mlp, generator=0, real_batch=32)
+    assert ds.metadata["learn_lr"] and ds.metadata["inner_lr_init"] == 0.1
+    assert ds.metadata["inner_lr"] != 0.1 and ds.metadata["inner_lr"] > 0
+
+
+def test_inner_step_budget_stops_each_method_at_equal_compute():
+    x, y = _blobs(64, 0)
+    kw = dict(ipc=1, T=8, M=2, steps=1000, max_inner_steps=60, inner_optimizer="sgd", inner_lr=0.1,
+              model_fn=_mlp, generator=0, real_batch=16)
+    for method, per_step in (("tbptt", 8), ("bptt", 8)):
+        ds = distill((x, y), method=method, **kw)
+        assert ds.metadata["inner_steps"] == 56 and ds.metadata["outer_steps"] == 56 // per_step
+    rat = distill((x, y), method="rat_bptt", **kw)
+    assert 60 - 8 < rat.metadata["inner_steps"] <= 60
+    assert rat.metadata["outer_steps"] > 7  # E[N + M] = 5 < 8: more outer steps for the same budget
+    with pytest.raises(ValueError, match="max_inner_steps"):
+        distill((x, y), **{**kw, "max_inner_steps": 0})
+
+
+def test_real_init_starts_from_the_random_subset_of_the_same_seed():
+    x, y = _blobs(64, 0)
+    base = random_subset((x, y), ipc=3, generator=11)
+    ds = distill((x, y), ipc=3, T=4, M=2, steps=0, init="real", model_fn=_mlp, generator=11)
+    np.testing.assert_array_equal(ds.x, base.x)
+    np.testing.assert_array_equal(ds.labels, base.labels)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_distill_and_evaluate_on_cuda():
+    x, y = _blobs(64, 0)
+    g = torch.Generator(device="cpu").manual_seed(0)
+    ds = distill((x, y), ipc=1, T=4, M=2, steps=3, inner_optimizer="sgd", inner_lr=0.1, learn_labels=True,
+                 learn_lr=True, model_fn=_mlp, device="cuda", generator=g, real_batch=32)
+    assert ds.x.shape == (2, 1, 1, 2) and np.isfinite(ds.x).all()
+    ev = evaluate(ds, _mlp, n_models=1, steps_grid=[5], validation=(x, y), test=(x, y), device="cuda",
+                  generator=0)
+    assert 0 <= ev.mean <= 1
+    with graph_memory() as mem:
+        net = fresh_model(_mlp, g, "cuda")
+        xs = torch.randn(2, 1, 1, 2, device="cuda", requires_grad=True)
+        meta_loss(net, xs, torch.tensor([0, 1], device="cuda"), torch.as_tensor(x[:8], device="cuda"),
+                  torch.as_tensor(y[:8], device="cuda"), n_untracked=1, n_tracked=2)
+    assert mem.bytes > 0

@@ -102,26 +102,37 @@ def _outer_loop(x_blocks: list[torch.Tensor], block_lrs: list[float], y_syn: tor
                 method: str, T: int, M: int, min_window: int, inner_optimizer: str, inner_lr: float,
                 steps: int, real_batch: int, inner_batch: int | None, clip_factor: float, clip_ema: float,
                 model_fn: Callable[[], nn.Module], device: torch.device, g: torch.Generator,
-                augment: Any, track_memory: bool, callback: Any) -> dict[str, Any]:
-    """Run ``steps`` outer steps in place on the leaf tensors ``x_blocks`` (and ``y_syn``)."""
+                augment: Any, track_memory: bool, callback: Any, log_lr: torch.Tensor | None = None,
+                lr_lr: float = 0.0, max_inner_steps: int | None = None) -> dict[str, Any]:
+    """Run ``steps`` outer steps in place on the leaf tensors ``x_blocks`` (and ``y_syn``, and the log
+    inner learning rate ``log_lr`` when given), or fewer: stop before the step that would take the
+    inner steps run so far (N + M' per outer step) past ``max_inner_steps``."""
     groups = [{"params": [xb], "lr": lr} for xb, lr in zip(x_blocks, block_lrs)]
     leaves = list(x_blocks)
     if learn_labels:
         groups.append({"params": [y_syn], "lr": label_lr})
         leaves.append(y_syn)
+    if log_lr is not None:
+        groups.append({"params": [log_lr], "lr": lr_lr})
+        leaves.append(log_lr)
     opt = torch.optim.Adam(groups, betas=(0.9, 0.999), eps=1e-8)
     n_real = len(x_real)
     ema = None
-    total_time, last_loss = 0.0, float("nan")
+    total_time, last_loss, inner_steps, done = 0.0, float("nan"), 0, 0
     for step in range(steps):
         t0 = time.perf_counter()
         net = fresh_model(model_fn, g, device)
         n_untracked, n_tracked = window(method, T, M, g, min_window)
+        if max_inner_steps is not None and inner_steps + n_untracked + n_tracked > max_inner_steps:
+            break
+        inner_steps += n_untracked + n_tracked
+        done += 1
         idx = torch.randperm(n_real, generator=g)[:real_batch].to(device)
         mem = GraphMemory() if track_memory else None
         x_syn = torch.cat(x_blocks) if len(x_blocks) > 1 else x_blocks[0]
+        lr = log_lr.exp() if log_lr is not None else inner_lr
         loss = meta_loss(net, x_syn, y_syn, x_real[idx], y_real[idx], n_untracked=n_untracked,
-                         n_tracked=n_tracked, inner_optimizer=inner_optimizer, inner_lr=inner_lr,
+                         n_tracked=n_tracked, inner_optimizer=inner_optimizer, inner_lr=lr,
                          inner_batch=inner_batch, augment=augment, generator=g, memory=mem)
         grads = torch.autograd.grad(loss, leaves)
         norm = float(torch.sqrt(sum((gr.double() ** 2).sum() for gr in grads)))
@@ -148,7 +159,8 @@ def _outer_loop(x_blocks: list[torch.Tensor], block_lrs: list[float], y_syn: tor
             info["saved_bytes"] = mem.bytes
         if callback is not None:
             callback(info, x_syn.detach())
-    return {"seconds_per_step": total_time / max(steps, 1), "final_meta_loss": last_loss}
+    return {"seconds_per_step": total_time / max(done, 1), "final_meta_loss": last_loss,
+            "outer_steps": done, "inner_steps": inner_steps}
 
 
 def distill(train: Any, *, ipc: int, method: str = "rat_bptt", T: int = 100, M: int | None = 20,
@@ -157,6 +169,7 @@ def distill(train: Any, *, ipc: int, method: str = "rat_bptt", T: int = 100, M: 
             device: Any = "cpu", generator: Any = None, real_batch: int = 256,
             inner_batch: int | None = None, min_window: int = 0, clip_factor: float = 2.0,
             clip_ema: float = 0.9, init: str = "noise", label_lr_scale: float = 1.0,
+            learn_lr: bool = False, lr_lr: float = 1e-2, max_inner_steps: int | None = None,
             augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
             track_memory: bool = False,
             callback: Callable[[dict, torch.Tensor], None] | None = None) -> DistilledSet:
@@ -176,6 +189,12 @@ def distill(train: Any, *, ipc: int, method: str = "rat_bptt", T: int = 100, M: 
     subset); meta-gradient clipped to 2x EMA(0.9) of its norm; learned labels start one-hot, get lr
     ``outer_lr * label_lr_scale`` and are clamped at 0 (soft targets, not renormalised).
 
+    ``learn_lr``: the inner learning rate is learned too, as log(lr) (outer Adam, lr ``lr_lr``), from
+    ``inner_lr`` (Wang et al. 2018's learned step size; not in the official RaT-BPTT code); the learned
+    value is ``metadata["inner_lr"]`` (the initial one ``metadata["inner_lr_init"]``).
+    ``max_inner_steps``: an inner-step budget (N + M' summed over outer steps): the run stops before
+    the outer step that would exceed it, whatever ``steps`` says (equal-compute comparisons of methods).
+
     ``model_fn()`` builds the network on the CPU; every outer step re-initialises it with PyTorch's
     default init drawn from ``generator`` (see :func:`fresh_model`). ``real_batch`` real images per
     outer step; ``inner_batch`` synthetic images per inner step (None = all). ``augment(x, g)`` (e.g.
@@ -190,6 +209,9 @@ def distill(train: Any, *, ipc: int, method: str = "rat_bptt", T: int = 100, M: 
     M = _check_common(ipc, method, T, M, inner_optimizer, inner_lr, outer_lr, steps, real_batch,
                       inner_batch, min_window, clip_factor, clip_ema, init)
     check_real("label_lr_scale", label_lr_scale, low=0.0)
+    check_real("lr_lr", lr_lr, low=0.0)
+    if max_inner_steps is not None:
+        check_int("max_inner_steps", max_inner_steps, low=1)
     if not callable(model_fn):
         raise ValueError("`model_fn` must be a callable returning an nn.Module")
     device = resolve_device(device)
@@ -201,14 +223,18 @@ def distill(train: Any, *, ipc: int, method: str = "rat_bptt", T: int = 100, M: 
     y_syn = (torch.nn.functional.one_hot(labels, k).float().requires_grad_() if learn_labels else labels)
     x_real = torch.as_tensor(x, device=device)
     y_real = torch.as_tensor(y, device=device)
+    log_lr = (torch.tensor(math.log(inner_lr), dtype=torch.float32, device=device, requires_grad=True)
+              if learn_lr else None)
     stats = _outer_loop([x_syn], [outer_lr], y_syn, learn_labels=learn_labels,
                         label_lr=outer_lr * label_lr_scale, x_real=x_real, y_real=y_real, method=method,
                         T=T, M=M, min_window=min_window, inner_optimizer=inner_optimizer,
                         inner_lr=inner_lr, steps=steps, real_batch=real_batch, inner_batch=inner_batch,
                         clip_factor=clip_factor, clip_ema=clip_ema, model_fn=model_fn, device=device, g=g,
-                        augment=augment, track_memory=track_memory, callback=callback)
+                        augment=augment, track_memory=track_memory, callback=callback, log_lr=log_lr,
+                        lr_lr=lr_lr, max_inner_steps=max_inner_steps)
     meta = {"method": method, "ipc": ipc, "T": T, "M": M, "steps": steps, "inner_optimizer": inner_optimizer,
-            "inner_lr": inner_lr, "outer_lr": outer_lr, "learn_labels": learn_labels, "init": init,
+            "inner_lr": float(log_lr.detach().exp()) if learn_lr else inner_lr, "inner_lr_init": inner_lr,
+            "learn_lr": learn_lr, "outer_lr": outer_lr, "learn_labels": learn_labels, "init": init,
             "real_batch": real_batch, "min_window": min_window, **stats}
     y_out = y_syn.detach().cpu().numpy() if learn_labels else labels.cpu().numpy()
     return DistilledSet(x_syn.detach().cpu().numpy(), y_out, meta)

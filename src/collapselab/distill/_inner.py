@@ -45,12 +45,21 @@ class InnerOptimizer:
       (torch.optim.Adam's defaults; the paper's inner optimiser, lr 1e-3) [code].
     * ``"sgd"``: b <- mu b + (g + wd theta); theta <- theta - lr b, mu = 0.9, wd = 5e-4 (the official
       argparse default) [code].
+
+    ``lr`` is a float or a positive 0-dim tensor; a tensor that requires grad makes the unroll
+    differentiable in the learning rate too (learned inner learning rate, as in Wang et al. 2018's
+    original dataset distillation; the official RaT-BPTT code keeps it fixed).
     """
 
-    def __init__(self, kind: str, lr: float, *, momentum: float = 0.9, weight_decay: float = 5e-4,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+    def __init__(self, kind: str, lr: float | torch.Tensor, *, momentum: float = 0.9,
+                 weight_decay: float = 5e-4, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
         self.kind = check_choice("inner_optimizer", kind, ("adam", "sgd"))
-        self.lr = check_real("inner_lr", lr, low=0.0, low_open=True)
+        if isinstance(lr, torch.Tensor):
+            if lr.ndim != 0 or not bool(torch.isfinite(lr.detach())) or not float(lr.detach()) > 0:
+                raise ValueError(f"`inner_lr` must be a positive finite scalar tensor, got {lr!r}")
+            self.lr = lr
+        else:
+            self.lr = check_real("inner_lr", lr, low=0.0, low_open=True)
         self.momentum, self.weight_decay, self.betas, self.eps = momentum, weight_decay, betas, eps
 
     def init(self, params: Params) -> tuple:
@@ -138,7 +147,7 @@ def _counting(memory: GraphMemory | None):
 
 def meta_loss(net: nn.Module, x_syn: torch.Tensor, y_syn: torch.Tensor, x_real: torch.Tensor,
               y_real: torch.Tensor, *, n_untracked: int, n_tracked: int, inner_optimizer: str = "adam",
-              inner_lr: float = 1e-3, inner_batch: int | None = None,
+              inner_lr: float | torch.Tensor = 1e-3, inner_batch: int | None = None,
               augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
               generator: torch.Generator | None = None, memory: GraphMemory | None = None) -> torch.Tensor:
     """L(S) = CE(f(x_real; theta_{N+M}(S)), y_real), the outer loss of one (truncated) unroll.
@@ -146,6 +155,7 @@ def meta_loss(net: nn.Module, x_syn: torch.Tensor, y_syn: torch.Tensor, x_real: 
     theta_0 is ``net``'s current parameters (left unchanged). Its gradient with respect to ``x_syn`` (and
     ``y_syn`` when it requires grad) is the truncated meta-gradient of RaT-BPTT / T-BPTT; with
     ``n_untracked=0`` it is the full BPTT meta-gradient through ``n_tracked`` steps (paper Sec. 3) [code].
+    ``inner_lr`` may be a scalar tensor requiring grad (then the loss is differentiable in it).
     ``memory`` counts the bytes saved by the tracked steps and the outer forward (see :func:`unroll`).
     """
     opt = InnerOptimizer(inner_optimizer, inner_lr)
