@@ -53,7 +53,7 @@ def test_limit_accuracy_matches_large_n_simulation(phi, psi, p):
     # Finite-N bias: the direction error angle^2 ~ d / (N_kept (1 - 2p')^2) costs about
     # phi(||mu||) ||mu|| angle^2 / 2 < 0.004 here (d=5, N_kept >= 1e4, |1 - 2p'| >= 0.3); allow 0.005.
     est = limit_accuracy_mc(MU, None, p, phi, psi, n=40_000, n_trials=4, rng=1)
-    assert abs(est.mean - limit_accuracy(MU, None, p, phi, psi)) < 4 * est.stderr + 0.005
+    assert abs(est.mean - limit_accuracy(MU, None, p, phi, psi)) < 4 * est.se + 0.005
 
 
 @pytest.mark.parametrize("phi,psi", [(0.9, 0.3), (0.6, 0.4), (1.0, 0.5), (0.3, 0.6)])
@@ -62,10 +62,10 @@ def test_breakdown_point_is_where_simulation_crosses_half(phi, psi):
     side, finite-N accuracy is already on the predicted side."""
     p_star = breakdown_point(phi, psi)
     at = limit_accuracy_mc(MU, None, p_star, phi, psi, n=4_000, n_trials=30, rng=2)
-    assert abs(at.mean - 0.5) < 4 * at.stderr
+    assert abs(at.mean - 0.5) < 4 * at.se
     below = limit_accuracy_mc(MU, None, p_star - 0.08, phi, psi, n=20_000, n_trials=3, rng=3)
     above = limit_accuracy_mc(MU, None, p_star + 0.08, phi, psi, n=20_000, n_trials=3, rng=4)
-    assert below.mean - 4 * below.stderr > 0.5 > above.mean + 4 * above.stderr
+    assert below.mean - 4 * below.se > 0.5 > above.mean + 4 * above.se
 
 
 def test_bayes_and_linear_accuracy_match_samples():
@@ -113,7 +113,7 @@ def test_estimate_breakdown_point_matches_keep_rates(verifier):
 def test_linear_verifier_limit_matches_simulation(p, angle, tau):
     w = np.array([np.cos(angle), np.sin(angle), 0, 0, 0])
     est = linear_verifier_limit_accuracy_mc(MU, None, p, w, tau, n=40_000, n_trials=3, rng=12)
-    assert abs(est.mean - linear_verifier_limit_accuracy(MU, None, p, w, tau)) < 4 * est.stderr + 0.005
+    assert abs(est.mean - linear_verifier_limit_accuracy(MU, None, p, w, tau)) < 4 * est.se + 0.005
 
 
 def test_linear_verifier_escapes_the_xindependent_prediction():

@@ -16,12 +16,10 @@ from collapselab.verification._eigen import (
 )
 from collapselab.verification._generators import LabelFlipGenerator, LinearGenerator
 from collapselab.verification._gmm import (
-    MCEstimate,
     bayes_accuracy,
     breakdown_point,
     kept_label_noise,
     limit_accuracy,
-    limit_accuracy_mc,
     linear_accuracy,
     sample_mixture,
 )
@@ -44,6 +42,7 @@ from collapselab.verification._seqmodel import (
 )
 from collapselab.verification._simulate import (
     SelectionOutcome,
+    limit_accuracy_mc,
     linear_verifier_limit_accuracy,
     linear_verifier_limit_accuracy_mc,
     simulate_selection,
@@ -56,6 +55,7 @@ from collapselab.verification._summarize import (
     rouge_scores,
     summary_length,
 )
+from collapselab.verification._summarizers import HFSummarizer, TinySummarizer
 from collapselab.verification._verifiers import (
     BreakdownEstimate,
     LinearVerifier,
@@ -63,10 +63,10 @@ from collapselab.verification._verifiers import (
     estimate_breakdown_point,
 )
 
-__all__ = ["STRATEGIES", "BreakdownEstimate", "Decoded", "EigenTask", "FloatCodec",
+__all__ = ["STRATEGIES", "BreakdownEstimate", "Decoded", "EigenTask", "FloatCodec", "HFSummarizer",
            "LabelFlipGenerator", "LinearGenerator", "LinearVerifier",
-           "MCEstimate", "PipelineResult", "RandomPruner", "Selection", "SelectionOutcome", "SummaryCorpus",
-           "WordVocab", "answer_logprob", "bayes_accuracy", "beam_search", "breakdown_point",
+           "PipelineResult", "RandomPruner", "Selection", "SelectionOutcome", "SummaryCorpus",
+           "TinySummarizer", "WordVocab", "answer_logprob", "bayes_accuracy", "beam_search", "breakdown_point",
            "eigen_predict", "estimate_breakdown_point", "fit_linear_classifier",
            "kept_label_noise", "limit_accuracy",
            "limit_accuracy_mc", "linear_accuracy", "linear_verifier_limit_accuracy",

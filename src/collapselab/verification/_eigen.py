@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from collapselab._rng import SeedLike, as_rng
+from collapselab._rng import SeedLike, as_rng, as_torch_generator
 from collapselab._validation import check_array, check_choice, check_int, check_real
 
 SEP, PLUS, MINUS = 0, 1, 2
@@ -150,26 +150,18 @@ class EigenTask:
 
 
 def new_model(task_vocab: int, max_len: int, *, d_model: int = 64, n_layers: int = 2, n_heads: int = 4,
-              seed: int = 0, device: str = "cpu"):
+              seed: SeedLike | torch.Generator = 0, device: str | torch.device = "cpu"):
     """A fresh :class:`collapselab.nn.DecoderLM` whose weights come from ``seed`` only.
 
-    Every parameter is re-initialised from a local ``torch.Generator`` (GPT-2 style: matrices
-    N(0, 0.02^2), biases 0, LayerNorm scales 1), so the global torch RNG is never seeded.
+    ``seed`` is an int or a CPU ``torch.Generator``; every parameter is drawn from it by
+    :func:`collapselab.nn.init_parameters` (PyTorch's default laws) on the CPU, then the model moves
+    to ``device``, so the same seed gives the same weights on every device and the global torch RNG
+    is never touched.
     """
-    from torch import nn
-
-    from collapselab.nn import DecoderLM
+    from collapselab.nn import DecoderLM, init_parameters
 
     model = DecoderLM(task_vocab, d_model=d_model, n_layers=n_layers, n_heads=n_heads, max_len=max_len)
-    g = torch.Generator().manual_seed(int(seed))
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if param.ndim >= 2:
-                nn.init.normal_(param, 0.0, 0.02, generator=g)
-            elif name.endswith("bias"):
-                param.zero_()
-            else:
-                param.fill_(1.0)
+    init_parameters(model, as_torch_generator(seed))
     return model.to(device)
 
 

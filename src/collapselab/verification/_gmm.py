@@ -12,8 +12,6 @@ transition at the breakdown point p* = phi / (phi + psi) [D; matches the follow-
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 from scipy.special import ndtr
 
@@ -109,7 +107,8 @@ def limit_accuracy(mu, sigma, p: float, phi: float, psi: float) -> float:
 
     Phi(sqrt(mu' Sigma^-1 mu)) (Bayes) when p < p*, its complement when p > p*, and 1/2 at p = p*
     (the direction is then pure noise, symmetric in sign). Label flips with probability p independent
-    of x; x-independent pruner (phi, psi). Monte Carlo twin: :func:`limit_accuracy_mc`.
+    of x; x-independent pruner (phi, psi). Monte Carlo twin:
+    :func:`collapselab.verification.limit_accuracy_mc`.
     """
     p = check_real("p", p, low=0.0, high=1.0)
     p_star = breakdown_point(phi, psi)
@@ -117,25 +116,3 @@ def limit_accuracy(mu, sigma, p: float, phi: float, psi: float) -> float:
     if np.isclose(p, p_star, rtol=0, atol=1e-12):
         return 0.5
     return bayes if p < p_star else 1.0 - bayes
-
-
-class MCEstimate(NamedTuple):
-    mean: float
-    stderr: float
-    n_trials: int
-
-
-def limit_accuracy_mc(mu, sigma, p: float, phi: float, psi: float, *, n: int = 100_000,
-                      n_trials: int = 10, method: str = "ridge", rng: SeedLike = None) -> MCEstimate:
-    """Monte Carlo twin of :func:`limit_accuracy`: the mean exact test accuracy of ``n_trials``
-    finite-``n`` runs of generate -> prune -> retrain (:func:`simulate_selection`)."""
-    from collapselab.verification._generators import LabelFlipGenerator
-    from collapselab.verification._simulate import simulate_selection
-    from collapselab.verification._verifiers import RandomPruner
-
-    n_trials = check_int("n_trials", n_trials, low=2)
-    rng = as_rng(rng)
-    gen, ver = LabelFlipGenerator(p), RandomPruner(phi, psi)
-    accs = np.array([simulate_selection(mu, sigma, generator=gen, verifier=ver, strategy="prune", n=n,
-                                        method=method, rng=rng).accuracy for _ in range(n_trials)])
-    return MCEstimate(float(accs.mean()), float(accs.std(ddof=1) / np.sqrt(n_trials)), n_trials)

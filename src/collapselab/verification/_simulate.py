@@ -1,5 +1,9 @@
 """Finite-N simulation of generate -> verify -> retrain on the Gaussian mixture, through the
-generic pipeline (:func:`synthesize_select_retrain`), and the x-dependent linear-verifier limit."""
+generic pipeline (:func:`synthesize_select_retrain`), the x-dependent linear-verifier limit, and the
+Monte Carlo twins of both limits (:func:`limit_accuracy_mc`, :func:`linear_verifier_limit_accuracy_mc`).
+
+Import order: ``_gmm`` (theory) <- ``_generators``, ``_verifiers`` <- ``_simulate``; nothing here is
+imported back by the theory module."""
 
 from __future__ import annotations
 
@@ -11,9 +15,12 @@ from scipy.stats import norm
 
 from collapselab._rng import SeedLike, as_rng
 from collapselab._validation import check_array, check_choice, check_int, check_real
-from collapselab.verification._gmm import MCEstimate, _check_mu_sigma, linear_accuracy, sample_mixture
+from collapselab.stats import MCEstimate
+from collapselab.verification._generators import LabelFlipGenerator
+from collapselab.verification._gmm import _check_mu_sigma, linear_accuracy, sample_mixture
 from collapselab.verification._linear import METHODS, fit_linear_classifier
 from collapselab.verification._selection import synthesize_select_retrain
+from collapselab.verification._verifiers import LinearVerifier, RandomPruner
 
 
 class SelectionOutcome(NamedTuple):
@@ -101,13 +108,24 @@ def linear_verifier_limit_accuracy(mu, sigma, p: float, w_v, tau: float = 0.0) -
 
 def linear_verifier_limit_accuracy_mc(mu, sigma, p: float, w_v, tau: float = 0.0, *, n: int = 100_000,
                                       n_trials: int = 10, rng: SeedLike = None) -> MCEstimate:
-    """Monte Carlo twin of :func:`linear_verifier_limit_accuracy` (finite-n ridge, tiny reg)."""
-    from collapselab.verification._generators import LabelFlipGenerator
-    from collapselab.verification._verifiers import LinearVerifier
-
+    """Monte Carlo twin of :func:`linear_verifier_limit_accuracy`: mean +- SE (``stats.MCEstimate``,
+    n = ``n_trials``) of the exact accuracy of finite-``n`` ridge fits (tiny reg) on verified flips."""
     n_trials = check_int("n_trials", n_trials, low=2)
     rng = as_rng(rng)
     gen, ver = LabelFlipGenerator(p), LinearVerifier(w_v, tau)
     accs = np.array([simulate_selection(mu, sigma, generator=gen, verifier=ver, strategy="prune", n=n,
                                         reg=1e-8, rng=rng).accuracy for _ in range(n_trials)])
+    return MCEstimate(float(accs.mean()), float(accs.std(ddof=1) / np.sqrt(n_trials)), n_trials)
+
+
+def limit_accuracy_mc(mu, sigma, p: float, phi: float, psi: float, *, n: int = 100_000,
+                      n_trials: int = 10, method: str = "ridge", rng: SeedLike = None) -> MCEstimate:
+    """Monte Carlo twin of :func:`collapselab.verification.limit_accuracy`: mean +- SE
+    (``stats.MCEstimate``, n = ``n_trials``) of the exact test accuracy of ``n_trials`` finite-``n``
+    runs of label flips (p) -> x-independent pruner (phi, psi) -> retrain (:func:`simulate_selection`)."""
+    n_trials = check_int("n_trials", n_trials, low=2)
+    rng = as_rng(rng)
+    gen, ver = LabelFlipGenerator(p), RandomPruner(phi, psi)
+    accs = np.array([simulate_selection(mu, sigma, generator=gen, verifier=ver, strategy="prune", n=n,
+                                        method=method, rng=rng).accuracy for _ in range(n_trials)])
     return MCEstimate(float(accs.mean()), float(accs.std(ddof=1) / np.sqrt(n_trials)), n_trials)

@@ -1,4 +1,4 @@
-"""The four beyond-collapse experiments at their smoke presets: they run, analyse and judge."""
+"""The four beyond-collapse experiments at their smoke presets: they run, summarise, plot and judge."""
 
 import numpy as np
 import pytest
@@ -7,6 +7,7 @@ from collapselab.core.runner import run_experiment
 
 EXPERIMENTS = ["beyond-collapse/phase-transition", "beyond-collapse/linear-verifier",
                "beyond-collapse/eigenvalues", "beyond-collapse/summarization"]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -19,8 +20,7 @@ def reports(tmp_path_factory):
 def test_smoke_runs_cleanly(reports, name):
     r = reports[name]
     assert r.counts["failed"] == 0 and r.analysis_error is None
-    assert {c.status for c in r.claims} <= {"PASS", "FAIL", "INCONCLUSIVE"}
-    assert not any(c.measured.startswith("check raised") for c in r.claims)
+    assert not any(c.status == "ERROR" for c in r.claims), [c.error for c in r.claims]
     assert any((r.artifact_dir / "figures").glob("*.png"))
 
 
@@ -38,22 +38,22 @@ def test_linear_verifier_metrics(reports):
     assert f["p_star_hat"].between(0, 1).all() and f["p_hat"].between(0, 1).all()
     flips = f[f["generator"].str.startswith("flip")]
     assert (flips["limit_accuracy"].between(0, 1)).all()
+    assert flips["accuracy_pruner"].between(0, 1).all()
 
 
 def test_eigenvalue_metrics(reports):
     f = reports["beyond-collapse/eigenvalues"].frame
-    assert set(f["strategy"]) == {"none", "oracle", "best-of-k", "noisy"}
-    assert f["generator_accuracy"].between(0, 1).all()
-    none = f[f["strategy"] == "none"].iloc[0]
-    assert none["n_selected"] == 48 and [pt["size"] for pt in none["curve"]] == [8, 16]
-    bok = f[f["strategy"] == "best-of-k"].iloc[0]
-    assert bok["pool_bestofk_accuracy"] >= bok["pool_top1_accuracy"]
+    assert len(f) == 1 and f["generator_accuracy"].between(0, 1).all()
+    runs = {(r["strategy"], r["size"]) for r in f["runs"].iloc[0]}
+    assert {("none", 8), ("none", 16), ("best-of-k", 16)} <= runs
+    assert {s for s, _ in runs} <= {"none", "oracle", "best-of-k", "noisy"}
+    assert f["pool_bestofk_accuracy"].iloc[0] >= f["pool_top1_accuracy"].iloc[0]
 
 
 def test_summarization_metrics(reports):
     f = reports["beyond-collapse/summarization"].frame
-    assert set(f["strategy"]) == {"none", "best-of-k/rouge", "best-of-k/model", "real"}
-    sel = f.set_index("strategy")["selected_label_rougeL"]
-    assert sel["best-of-k/rouge"] >= sel["none"] and sel["real"] == 1.0
-    for curve in f["curve"]:
-        assert all(0 <= pt["rougeL"] <= 1 for pt in curve)
+    rows = f["runs"].iloc[0]
+    assert {r["strategy"] for r in rows} == {"none", "best-of-k/rouge", "best-of-k/model", "real"}
+    label = {r["strategy"]: r["selected_label_rougeL"] for r in rows}
+    assert label["best-of-k/rouge"] >= label["none"] and label["real"] == 1.0
+    assert all(0 <= r["rougeL"] <= 1 for r in rows)
