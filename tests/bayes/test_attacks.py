@@ -32,9 +32,14 @@ def test_l2_pgd_converges_to_the_analytic_optimum(seed, linear_model):
     eps = 0.2
     direction = model.w[y] - model.w[1 - y]
     optimum = x - eps * direction / direction.norm(dim=1, keepdim=True)
-    x_adv = pgd(model, x, y, eps=eps, steps=200, step_size=eps / 5, norm="l2", generator=seed)
+    x_adv = pgd(model, x, y, eps=eps, steps=200, step_size=eps / 5, norm="l2", keep="last", generator=seed)
     assert torch.allclose(x_adv, optimum, atol=1e-4)
     assert ((x_adv - x).norm(dim=1) <= eps + 1e-5).all()
+    # the best iterate is at least as good as the last (float32 ties near the optimum allowed)
+    best = pgd(model, x, y, eps=eps, steps=200, step_size=eps / 5, norm="l2", generator=seed)
+    margin = lambda z: ((model.w[y] - model.w[1 - y]) * z).sum(1)  # noqa: E731
+    assert (margin(best) <= margin(x_adv) + 1e-5).all()
+    assert torch.allclose(best, optimum, atol=1e-3)
 
 
 def test_attack_respects_box_and_ball(linear_model):
@@ -108,3 +113,80 @@ def test_attack_validation(linear_model):
         pgd(model, x + 2, y, eps=0.1)
     with pytest.raises(ValueError, match="y"):
         pgd(model, x, y.float(), eps=0.1)
+
+
+def test_best_iterate_is_the_maximum_over_the_iterates(linear_model):
+    from collapselab.bayes.attacks import AttackConfig, _label_objective, run_attack
+
+    g = torch.Generator().manual_seed(5)
+    w = torch.randn((3, 10), generator=g)
+
+    def bumpy(x, s):  # non-monotone objective along sign steps: logits oscillate with x
+        out = torch.sin(8 * x.flatten(1)) @ w.T
+        return out.unsqueeze(0).expand(s, *out.shape)
+
+    x = 0.3 + 0.4 * torch.rand((6, 10), generator=g)
+    y = torch.randint(0, 3, (6,), generator=g)
+    cfg = AttackConfig(eps=0.3, steps=8, step_size=0.1, keep="last")
+    objective = _label_objective(y, False)
+    iterates = [run_attack(bumpy, x, objective, cfg.replace(steps=t), generator=1).last for t in range(1, 9)]
+    values = torch.stack([objective(bumpy(z, 1)) for z in iterates])  # (T, B), steps 1..8
+    res = run_attack(bumpy, x, objective, cfg, generator=1)
+    assert (res.best_objective >= values.max(0).values - 1e-6).all()  # no iterate beats the best
+    assert (res.best_objective >= objective(bumpy(res.last, 1)) - 1e-6).all()
+    assert torch.allclose(objective(bumpy(res.best, 1)), res.best_objective, atol=1e-5)
+    assert ((res.best_step >= 0) & (res.best_step <= 8)).all()
+    assert bool((res.best_objective > objective(bumpy(res.last, 1)) + 1e-4).any())  # the last is not always best
+
+
+def test_success_comes_before_the_objective(linear_model):
+    from collapselab.bayes.attacks import AttackConfig, run_attack
+
+    model, x, y = _two_class(linear_model, 0)
+
+    def objective(logits):  # grows along the attack
+        return -log_predictive_y(logits, y)
+
+    start = objective(model(x, 1))
+
+    def success(logits):  # holds only where the objective is still at most its starting value
+        return objective(logits) <= start + 1e-6
+
+    res = run_attack(model, x, objective, AttackConfig(eps=0.1, steps=5, random_start=False), success=success)
+    assert torch.equal(res.best_step, torch.zeros_like(res.best_step)) and res.success.all()
+    assert torch.equal(res.best, x)
+    plain = run_attack(model, x, objective, AttackConfig(eps=0.1, steps=5, random_start=False))
+    assert (plain.best_step >= 1).all()  # reaches the corner, then ties (the earliest is kept)
+    assert torch.allclose(plain.best_objective, objective(model(plain.last, 1)))
+
+
+def log_predictive_y(logits, y):
+    from collapselab.bayes import log_predictive
+
+    return log_predictive(logits).gather(1, y.view(-1, 1)).squeeze(1)
+
+
+def test_attack_config_validation_and_overrides(linear_model):
+    from collapselab.bayes.attacks import AttackConfig
+
+    cfg = AttackConfig(eps=0.3, steps=10)
+    assert cfg.alpha == pytest.approx(0.075) and cfg.replace(step_size=0.01).alpha == 0.01
+    assert cfg.replace(eps=0.1).steps == 10 and cfg.eps == 0.3
+    with pytest.raises(ValueError, match="valid keys"):
+        cfg.replace(stepz=3)
+    with pytest.raises(ValueError, match="keep"):
+        AttackConfig(eps=0.1, keep="first")
+    with pytest.raises(ValueError, match="eps"):
+        AttackConfig.make(steps=3)
+    model, x, y = _two_class(linear_model, 1)
+    a = pgd(model, x, y, cfg.replace(eps=0.1), generator=0)
+    b = pgd(model, x, y, eps=0.1, steps=10, generator=0)
+    assert torch.equal(a, b)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_pgd_on_cuda(linear_model):
+    model, x, y = _two_class(linear_model, 0)
+    model.w, model.b = model.w.cuda(), model.b.cuda()
+    x_adv = pgd(model, x.cuda(), y.cuda(), eps=0.1, steps=5, generator=0)
+    assert x_adv.device.type == "cuda" and ((x_adv - x.cuda()).abs() <= 0.1 + 1e-6).all()

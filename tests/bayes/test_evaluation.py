@@ -116,3 +116,17 @@ def test_audit_uses_the_fixed_single_sample(linear_model):
     other = linear_model(-w)
     out = audit(model, x, y, eps=0.2, steps=5, n_samples=1, eval_samples=1, one_sample_model=other, generator=0)
     assert out["one_sample"] >= out["correct"]
+
+
+def test_auroc_se_matches_the_spread_over_samples():
+    from collapselab.bayes import auroc_se
+
+    rng = np.random.default_rng(0)
+    draws = [auroc_se(rng.normal(0, 1, 150), rng.normal(0.8, 1, 100)) for _ in range(400)]
+    values = np.array([d.mean for d in draws])
+    se = np.mean([d.se for d in draws])
+    assert abs(values.std(ddof=1) / se - 1) < 0.15  # 400 replicates: the SD ratio is known to ~4%
+    one = auroc_se(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0.9, 0.5, 0.4]))
+    assert one.mean == pytest.approx(auroc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0.9, 0.5, 0.4])))
+    with pytest.raises(ValueError, match="at least 2"):
+        auroc_se(np.array([0.1]), np.array([0.2, 0.3]))

@@ -57,8 +57,8 @@ def test_radius_from_bound():
 def test_expected_radius_matches_monte_carlo(p_a, sigma):
     exact = expected_certified_radius(p_a, sigma, 101, 500, 0.01)
     radius, certified = expected_certified_radius_mc(p_a, sigma, 101, 500, 0.01, n_trials=150, generator=1)
-    assert abs(radius.mean - exact.mean_radius) < 4 * radius.stderr + 1e-9
-    assert abs(certified.mean - exact.p_certified) < 4 * certified.stderr + 0.02
+    assert abs(radius.mean - exact.mean_radius) < 4 * radius.se + 1e-9
+    assert abs(certified.mean - exact.p_certified) < 4 * certified.se + 0.02
 
 
 def test_expected_radius_below_distance_and_increasing_in_n():

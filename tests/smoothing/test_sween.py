@@ -116,3 +116,45 @@ def test_sween_validation():
         ens.fit_weights(torch.zeros(4, 4), torch.zeros(4, dtype=torch.long), -0.1)
     with pytest.raises(ValueError, match="member_probs"):
         adaptive_combine(torch.zeros(2, 3), torch.ones(3) / 3)
+
+
+def test_ensemble_heads_vote_like_their_classifiers():
+    from collapselab.smoothing import EnsembleHeads
+
+    x, y = toy_data(50)
+    ens = SWEEN(members())
+    ens.fit_weights(x, y, 0.25, epochs=3, lr=0.5, generator=0)
+    heads = EnsembleHeads(ens, ["cand0", "cand2", "uniform", "sween", "adaptive-bound"])
+    out = heads(x)  # (B, H, C)
+    probs = ens.member_probs(x)
+    assert out.shape == (50, 5, 4)
+    assert torch.allclose(out[:, 0], probs[:, 0]) and torch.allclose(out[:, 1], probs[:, 2])
+    assert torch.allclose(out[:, 2], probs.mean(1)) and torch.allclose(out[:, 3], ens(x), atol=1e-6)
+    assert torch.equal(out[:, 4].argmax(1), ens(x).argmax(1))  # the exact rule keeps the class
+    assert 0 < heads.evals["adaptive-bound"] <= 3 * 50 and heads.inputs == 50
+    with pytest.raises(ValueError, match="heads"):
+        EnsembleHeads(ens, ["cand3"])
+
+
+def test_build_candidate_is_reproducible_and_crop_flip_keeps_pixels():
+    from collapselab.smoothing import CANDIDATES, build_candidate, crop_flip
+
+    a = build_candidate("convnet-w8", 1, 10, 28, generator=torch.Generator().manual_seed(0))
+    b = build_candidate("convnet-w8", 1, 10, 28, generator=torch.Generator().manual_seed(0))
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert "resnet110" in CANDIDATES
+    with pytest.raises(ValueError, match="name"):
+        build_candidate("vgg", 1, 10, 28)
+    x = torch.rand(6, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    out = crop_flip(x, torch.Generator().manual_seed(2))
+    assert out.shape == x.shape and out.min() >= 0 and out.max() <= x.max()
+    assert torch.equal(crop_flip(x, torch.Generator().manual_seed(2)), out)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_sween_and_certify_on_cuda():
+    x, y = toy_data(64)
+    ens = SWEEN(members()).to("cuda")
+    ens.fit_weights(x, y, 0.25, epochs=2, lr=0.5, device="cuda", generator=0)
+    cert = Smooth(ens, 4, 0.25).certify(x[0].cuda(), 10, 100, 0.01, generator=torch.Generator("cuda").manual_seed(0))
+    assert cert.label in (-1, 0, 1, 2, 3)

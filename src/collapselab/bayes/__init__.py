@@ -6,16 +6,20 @@
   :class:`HMC` (with the generic sampler :func:`hmc_sample`), each with fit/save/load;
 * differentiable uncertainty: :func:`predictive_entropy`, :func:`mutual_information`,
   :func:`max_probability`;
-* attacks in :mod:`collapselab.bayes.attacks` (PGD/FGSM with EOT, detection and semantic-shift attacks);
+* attacks in :mod:`collapselab.bayes.attacks` (PGD/FGSM with EOT, best iterate kept, detection and
+  semantic-shift attacks), all configured by one :class:`AttackConfig`;
 * evaluation hygiene (:func:`evaluate_robustness`, :func:`square_attack`, ...) and the audit of flawed
   evaluations (:func:`audit`, :func:`flawed_pgd`, :func:`softmax_robustness`).
 """
 
 from collapselab.bayes import attacks
 from collapselab.bayes._evaluation import (
+    FLAWS,
     HygieneReport,
     audit,
+    audit_examples,
     auroc,
+    auroc_se,
     evaluate_robustness,
     flawed_pgd,
     forward_randomness,
@@ -50,10 +54,21 @@ from collapselab.bayes._predictive import (
     sample_logits,
     uncertainty,
 )
-from collapselab.bayes.attacks import detection_attack, fgsm, pgd, semantic_shift_attack
+from collapselab.bayes.attacks import (
+    AttackConfig,
+    AttackResult,
+    detection_attack,
+    fgsm,
+    pgd,
+    pgd_run,
+    semantic_shift_attack,
+)
 
 __all__ = [
+    "FLAWS",
     "HMC",
+    "AttackConfig",
+    "AttackResult",
     "MAP",
     "SCORES",
     "DeepEnsemble",
@@ -65,7 +80,9 @@ __all__ = [
     "StochasticClassifier",
     "attacks",
     "audit",
+    "audit_examples",
     "auroc",
+    "auroc_se",
     "build_net",
     "detection_attack",
     "evaluate_robustness",
@@ -80,6 +97,7 @@ __all__ = [
     "mutual_information",
     "outputs_look_like_probabilities",
     "pgd",
+    "pgd_run",
     "predict",
     "predictive_entropy",
     "predictive_log_probs",

@@ -26,7 +26,15 @@ from collapselab.bayes._predictive import (
     predictive_log_probs,
     sample_logits,
 )
-from collapselab.bayes.attacks import _check_inputs, _check_labels, attack, fgsm, pgd
+from collapselab.bayes.attacks import (
+    AttackConfig,
+    _check_inputs,
+    _check_labels,
+    attack,
+    fgsm,
+    pgd_run,
+)
+from collapselab.stats import MCEstimate
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -56,6 +64,27 @@ def auroc(negatives: np.ndarray | torch.Tensor, positives: np.ndarray | torch.Te
         raise ValueError("`negatives` and `positives` must both be non-empty")
     ranks = rankdata(np.concatenate([neg, pos]))
     return float((ranks[neg.size :].sum() - pos.size * (pos.size + 1) / 2) / (neg.size * pos.size))
+
+
+def auroc_se(negatives: np.ndarray | torch.Tensor, positives: np.ndarray | torch.Tensor) -> MCEstimate:
+    """AUROC with its DeLong et al. (1988) standard error, as an :class:`collapselab.stats.MCEstimate`
+    (mean = AUROC, n = number of scores).
+
+    With the placements V_i = P(s_neg < pos_i) + P(=)/2 of each positive among the negatives and
+    W_j = P(s_pos > neg_j) + P(=)/2 of each negative among the positives, A = mean V = mean W and
+    Var(A) ~ Var(V) / n_pos + Var(W) / n_neg (sample variances). Checked against the spread of A over
+    independent samples in ``tests/bayes/test_evaluation.py``."""
+    neg = np.asarray(torch.as_tensor(negatives).detach().cpu(), dtype=np.float64).ravel()
+    pos = np.asarray(torch.as_tensor(positives).detach().cpu(), dtype=np.float64).ravel()
+    if neg.size < 2 or pos.size < 2:
+        raise ValueError("`negatives` and `positives` must each hold at least 2 scores for a standard error")
+    all_ranks = rankdata(np.concatenate([neg, pos]))
+    pos_in_all, neg_in_all = all_ranks[neg.size :], all_ranks[: neg.size]
+    v = (pos_in_all - rankdata(pos)) / neg.size  # negatives below each positive (ties count 1/2)
+    w = 1.0 - (neg_in_all - rankdata(neg)) / pos.size  # positives above each negative
+    a = float(v.mean())
+    se = float(np.sqrt(v.var(ddof=1) / pos.size + w.var(ddof=1) / neg.size))
+    return MCEstimate(a, se, int(neg.size + pos.size))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -155,7 +184,8 @@ class HygieneReport:
     n_samples: int  # samples per step used to build the attack (EOT)
     eval_samples: int  # samples of the predictive used to score
     clean_accuracy: float
-    pgd_accuracy: float
+    pgd_accuracy: float  # PGD's best iterate per example
+    pgd_last_accuracy: float  # PGD's last iterate (what a plain PGD loop returns)
     fgsm_accuracy: float
     square_accuracy: float
     transfer_accuracy: float | None  # PGD crafted on the MAP net, scored on this model
@@ -164,60 +194,69 @@ class HygieneReport:
     probability_outputs: bool
     forward_randomness: float
     warnings: list[str] = field(default_factory=list)
+    correct: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # per example, per attack
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The scalar fields and warnings (``correct`` left out)."""
+        d = asdict(self)
+        d.pop("correct")
+        return d
 
 
 def evaluate_robustness(
     model: StochasticClassifier,
     x: torch.Tensor,
     y: torch.Tensor,
+    config: AttackConfig | None = None,
     *,
-    eps: float,
-    steps: int = 40,
-    step_size: float | None = None,
-    n_samples: int = 10,
     eval_samples: int = 100,
     map_model: StochasticClassifier | None = None,
     square_queries: int = 300,
     generator: torch.Generator | int | None = None,
+    **options,
 ) -> HygieneReport:
-    """Run PGD (EOT), FGSM, Square and (given ``map_model``) a MAP transfer attack at L-inf ``eps`` and
-    the hygiene checks; warnings follow AutoAttack's checks (probability outputs, zero gradients,
-    randomness, a gradient-free or transfer attack doing better than white-box PGD)."""
+    """Run PGD (EOT, best and last iterate), FGSM, Square and (given ``map_model``) a MAP transfer
+    attack with the budget of ``config`` (an :class:`AttackConfig`; ``options`` build or override it,
+    L-inf only for Square) and the hygiene checks; warnings follow AutoAttack's checks (probability
+    outputs, zero gradients, randomness, a gradient-free or transfer attack doing better than
+    white-box PGD). ``correct`` holds the per-example correctness (bool arrays) under each attack."""
+    cfg = AttackConfig.make(config, **options)
     eval_samples = check_int("eval_samples", eval_samples, low=1)
     gen = as_torch_generator(generator, x.device)
     correct = {"clean": predict(model, x, eval_samples) == y}
-    x_pgd = pgd(model, x, y, eps=eps, steps=steps, step_size=step_size, n_samples=n_samples, generator=gen)
-    correct["pgd"] = predict(model, x_pgd, eval_samples) == y
-    correct["fgsm"] = predict(model, fgsm(model, x, y, eps=eps, n_samples=n_samples), eval_samples) == y
-    x_sq = square_attack(model, x, y, eps=eps, n_queries=square_queries, n_samples=n_samples, generator=gen)
+    res = pgd_run(model, x, y, cfg, generator=gen)
+    correct["pgd"] = predict(model, res.best, eval_samples) == y
+    last = predict(model, res.last, eval_samples) == y
+    correct["fgsm"] = predict(model, fgsm(model, x, y, cfg), eval_samples) == y
+    x_sq = square_attack(model, x, y, eps=cfg.eps, n_queries=square_queries, n_samples=cfg.n_samples, generator=gen)
     correct["square"] = predict(model, x_sq, eval_samples) == y
     if map_model is not None:
-        x_tr = pgd(map_model, x, y, eps=eps, steps=steps, step_size=step_size, n_samples=1, generator=gen)
+        x_tr = pgd_run(map_model, x, y, cfg.replace(n_samples=1), generator=gen).best
         correct["transfer"] = predict(model, x_tr, eval_samples) == y
-    worst = torch.stack(list(correct.values())).all(0)
+    worst = torch.stack(list(correct.values()) + [last]).all(0)
     acc = {k: float(v.float().mean()) for k, v in correct.items()}
     rep = HygieneReport(
-        eps=float(eps),
-        n_samples=n_samples,
+        eps=float(cfg.eps),
+        n_samples=cfg.n_samples,
         eval_samples=eval_samples,
         clean_accuracy=acc["clean"],
         pgd_accuracy=acc["pgd"],
+        pgd_last_accuracy=float(last.float().mean()),
         fgsm_accuracy=acc["fgsm"],
         square_accuracy=acc["square"],
         transfer_accuracy=acc.get("transfer"),
         worst_case_accuracy=float(worst.float().mean()),
-        zero_gradient_fraction=zero_gradient_fraction(model, x, y, n_samples),
+        zero_gradient_fraction=zero_gradient_fraction(model, x, y, cfg.n_samples),
         probability_outputs=outputs_look_like_probabilities(model, x[:64], 1),
         forward_randomness=forward_randomness(model, x[:64], 1),
+        correct={**{k: v.cpu().numpy() for k, v in correct.items()}, "pgd_last": last.cpu().numpy(),
+                 "worst_case": worst.cpu().numpy()},
     )
     if rep.probability_outputs:
         rep.warnings.append("outputs look like probabilities: return logits (or log p_bar), not softmax")
     if rep.zero_gradient_fraction > 0:
         rep.warnings.append(f"{rep.zero_gradient_fraction:.1%} of inputs have an exactly zero input gradient")
-    if rep.forward_randomness > 0 and n_samples < 2:
+    if rep.forward_randomness > 0 and cfg.n_samples < 2:
         rep.warnings.append("the forward pass is random: attack with EOT (n_samples > 1)")
     if rep.square_accuracy < rep.pgd_accuracy:
         rep.warnings.append(
@@ -238,19 +277,22 @@ def flawed_pgd(
     model: StochasticClassifier,
     x: torch.Tensor,
     y: torch.Tensor,
+    config: AttackConfig | None = None,
     *,
-    eps: float,
-    steps: int = 40,
-    step_size: float | None = None,
-    attack_samples: int = 1,
     double_softmax: bool = True,
-    random_start: bool = False,
     generator: torch.Generator | int | None = None,
+    **options,
 ) -> torch.Tensor:
     """PGD as in Carbone et al.'s released code (notes 1.5 [V-code]): the BNN's averaged
     *probabilities* p_bar are fed to a cross-entropy that applies a second softmax,
-    loss = -log softmax(p_bar)_y (``double_softmax``), built with ``attack_samples`` samples; a
-    ``step_size`` of about 2 (= 2 / max pixel) makes each step jump to a corner of the eps-box."""
+    loss = -log softmax(p_bar)_y (``double_softmax``); with ``n_samples=1`` the attack sees one
+    posterior sample, and a ``step_size`` of about 2 (= 2 / max pixel) makes each step jump to a
+    corner of the eps-box. Their loop starts at x and returns the last iterate: without ``config``
+    the defaults are ``random_start=False, keep="last"``. ``config`` / ``options``: an
+    :class:`AttackConfig`."""
+    if config is None:
+        options = {"random_start": False, "keep": "last", **options}
+    cfg = AttackConfig.make(config, **options)
 
     def objective(logits: torch.Tensor) -> torch.Tensor:
         logp = log_predictive(logits)
@@ -258,17 +300,7 @@ def flawed_pgd(
         return -F.log_softmax(z, dim=-1).gather(1, y.view(-1, 1)).squeeze(1)
 
     _check_labels(y, x)
-    return attack(
-        model,
-        x,
-        objective,
-        eps=eps,
-        steps=steps,
-        step_size=step_size,
-        n_samples=attack_samples,
-        random_start=random_start,
-        generator=generator,
-    )
+    return attack(model, x, objective, cfg, generator=generator)
 
 
 @torch.no_grad()
@@ -279,17 +311,19 @@ def softmax_robustness(
     n_samples: int,
     *,
     double_softmax: bool = True,
-) -> float:
+    reduce: bool = True,
+) -> float | np.ndarray:
     """Carbone et al.'s metric 1 - mean_j ||softmax(p_bar(x_j)) - softmax(p_bar(x'_j))||_inf.
 
     With ``double_softmax`` (their code: p_bar are already probabilities) it cannot fall below
     1 - (e - 1)/(e + C - 1) (0.853 for C = 10) whatever the attack does; without, it is the honest
-    1 - mean ||p_bar(x) - p_bar(x')||_inf."""
+    1 - mean ||p_bar(x) - p_bar(x')||_inf. ``reduce=False``: the per-example values (before the mean)."""
     p = predictive_log_probs(model, x, n_samples).exp()
     q = predictive_log_probs(model, x_adv, n_samples).exp()
     if double_softmax:
         p, q = F.softmax(p, -1), F.softmax(q, -1)
-    return float(1 - (p - q).abs().amax(-1).mean())
+    per = 1 - (p - q).abs().amax(-1)
+    return float(per.mean()) if reduce else per.cpu().numpy()
 
 
 def softmax_robustness_floor(num_classes: int) -> float:
@@ -298,40 +332,81 @@ def softmax_robustness_floor(num_classes: int) -> float:
     return 1 - (math.e - 1) / (math.e + c - 1)
 
 
-def audit(
+FLAWS = ("double_softmax", "one_sample", "big_step")
+
+
+def audit_examples(
     model: StochasticClassifier,
     x: torch.Tensor,
     y: torch.Tensor,
+    config: AttackConfig | None = None,
     *,
-    eps: float,
-    steps: int = 40,
-    n_samples: int = 10,
     eval_samples: int = 100,
     attack_samples: int = 1,
     big_step: float = 2.0,
     one_sample_model: StochasticClassifier | None = None,
     generator: torch.Generator | int | None = None,
-) -> dict[str, float]:
-    """Robust accuracy (scored with ``eval_samples``) under the correct attack (PGD with EOT over
-    ``n_samples`` per step, step 2.5 eps/steps, random start) and under each flaw alone and all three
-    together: ``double_softmax``, ``one_sample`` (``attack_samples`` per step), ``big_step``
-    (step ``big_step`` >> eps, no random start). Also the double-softmax 'softmax robustness' metric of
-    the correct attack's examples. ``faked`` = flawed-all minus correct, in accuracy points (0..1)."""
+    **options,
+) -> dict[str, np.ndarray]:
+    """Per-example outcome of the correct attack and of each flaw of Carbone et al. (2020), alone and
+    all three together, scored with ``eval_samples`` posterior samples.
+
+    ``config`` (or ``options``) is the correct attack: PGD with EOT over ``n_samples`` per step, step
+    2.5 eps/steps, random start, best iterate. Each flaw changes one thing: ``double_softmax``
+    (second softmax in the attack loss), ``one_sample`` (``attack_samples`` per step, on
+    ``one_sample_model`` when given: a fixed stored sample, as their code did), ``big_step`` (step
+    ``big_step`` >> eps, no random start). ``all_flaws`` is their pipeline: all three plus the last
+    iterate. Returns bool arrays ``correct``, ``correct_last`` (the correct attack's last iterate) and
+    one per flaw (True = still classified correctly), and float arrays
+    ``softmax_robustness_flawed_metric`` / ``softmax_robustness_honest_metric``: their metric with
+    and without the double softmax on the correct attack's examples."""
+    cfg = AttackConfig.make(config, **options)
+    eval_samples = check_int("eval_samples", eval_samples, low=1)
+    attack_samples = check_int("attack_samples", attack_samples, low=1)
+    big_step = check_real("big_step", big_step, low=0.0, low_open=True)
     gen = as_torch_generator(generator, x.device)
-    out: dict[str, float] = {}
-    x_ok = pgd(model, x, y, eps=eps, steps=steps, n_samples=n_samples, generator=gen)
-    out["correct"] = robust_accuracy(model, x_ok, y, eval_samples)
+
+    def ok(x_adv: torch.Tensor) -> np.ndarray:
+        return (predict(model, x_adv, eval_samples) == y).cpu().numpy()
+
+    res = pgd_run(model, x, y, cfg, generator=gen)
+    out: dict[str, np.ndarray] = {"correct": ok(res.best), "correct_last": ok(res.last)}
     variants = {
-        "double_softmax": dict(double_softmax=True, attack_samples=n_samples, step_size=None, random_start=True),
-        "one_sample": dict(double_softmax=False, attack_samples=attack_samples, step_size=None, random_start=True),
-        "big_step": dict(double_softmax=False, attack_samples=n_samples, step_size=big_step, random_start=False),
-        "all_flaws": dict(double_softmax=True, attack_samples=attack_samples, step_size=big_step, random_start=False),
+        "double_softmax": (True, cfg),
+        "one_sample": (False, cfg.replace(n_samples=attack_samples)),
+        "big_step": (False, cfg.replace(step_size=big_step, random_start=False)),
+        "all_flaws": (True, cfg.replace(n_samples=attack_samples, step_size=big_step, random_start=False,
+                                        keep="last")),
     }
-    for name, kw in variants.items():
+    for name, (double, vcfg) in variants.items():
         source = model if one_sample_model is None or name in ("double_softmax", "big_step") else one_sample_model
-        x_bad = flawed_pgd(source, x, y, eps=eps, steps=steps, generator=gen, **kw)
-        out[name] = robust_accuracy(model, x_bad, y, eval_samples)
+        out[name] = ok(flawed_pgd(source, x, y, vcfg, double_softmax=double, generator=gen))
+    out["softmax_robustness_flawed_metric"] = softmax_robustness(model, x, res.best, eval_samples, reduce=False)
+    out["softmax_robustness_honest_metric"] = softmax_robustness(
+        model, x, res.best, eval_samples, double_softmax=False, reduce=False
+    )
+    return out
+
+
+def audit(
+    model: StochasticClassifier,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    config: AttackConfig | None = None,
+    *,
+    eval_samples: int = 100,
+    attack_samples: int = 1,
+    big_step: float = 2.0,
+    one_sample_model: StochasticClassifier | None = None,
+    generator: torch.Generator | int | None = None,
+    **options,
+) -> dict[str, float]:
+    """Means of :func:`audit_examples` (robust accuracy per variant, the two metrics) and ``faked`` =
+    flawed-all minus correct robust accuracy, in accuracy points (0..1)."""
+    per = audit_examples(
+        model, x, y, config, eval_samples=eval_samples, attack_samples=attack_samples, big_step=big_step,
+        one_sample_model=one_sample_model, generator=generator, **options,
+    )
+    out = {k: float(np.mean(v)) for k, v in per.items()}
     out["faked"] = out["all_flaws"] - out["correct"]
-    out["softmax_robustness_flawed_metric"] = softmax_robustness(model, x, x_ok, eval_samples)
-    out["softmax_robustness_honest_metric"] = softmax_robustness(model, x, x_ok, eval_samples, double_softmax=False)
     return out

@@ -10,14 +10,13 @@ of :class:`collapselab.nn.MLP` (``in_features`` of the *pooled* input, ``hidden`
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 from torch import nn
 
 from collapselab._validation import check_choice, check_int
-from collapselab.nn import MLP, ConvNet, LeNet
+from collapselab.nn import MLP, ConvNet, LeNet, init_parameters
 
 _KINDS = {"mlp": MLP, "convnet": ConvNet, "lenet": LeNet}
 
@@ -43,7 +42,8 @@ def build_net(
     generator: torch.Generator | None = None,
     batchnorm_ok: bool = True,
 ) -> nn.Module:
-    """The network for ``arch`` (pool -> net), initialised from ``generator`` (PyTorch's default scheme)."""
+    """The network for ``arch`` (pool -> net), initialised from ``generator`` by
+    :func:`collapselab.nn.init_parameters` (PyTorch's default laws; None: torch's own init)."""
     arch = check_arch(arch)
     kwargs = {k: v for k, v in arch.items() if k not in ("kind", "pool")}
     if not batchnorm_ok and kwargs.get("norm") == "batch":
@@ -57,20 +57,6 @@ def build_net(
         raise ValueError(f"`arch` has keys that {arch['kind']!r} does not take: {exc}") from None
     layers = [nn.AvgPool2d(arch["pool"])] if arch["pool"] > 1 else []
     model = nn.Sequential(*layers, net)
-    reset_parameters(model, generator)
-    return model
-
-
-def reset_parameters(model: nn.Module, generator: torch.Generator | None) -> nn.Module:
-    """Re-initialise Linear/Conv layers like PyTorch does (kaiming-uniform a=sqrt(5),
-    bias U(+-1/sqrt(fan_in))), drawing from ``generator`` so the init is reproducible without touching
-    the global RNG."""
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, (nn.Linear, nn.Conv2d)):
-                nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=generator)
-                if m.bias is not None:
-                    fan_in = m.weight[0].numel()
-                    bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-                    nn.init.uniform_(m.bias, -bound, bound, generator=generator)
+    if generator is not None:
+        init_parameters(model, generator)
     return model

@@ -376,7 +376,7 @@ class MeanFieldVI(Posterior):
             loss_fn=loss_fn,
             device=device,
         )
-        self.info_["kl"] = float(self.kl())
+        self.info_["kl"] = float(self.kl().detach())
         return self
 
 

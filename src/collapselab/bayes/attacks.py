@@ -2,7 +2,9 @@
 
 Every attack here is projected gradient ascent on a per-example objective J(x') of the S-sample
 logits, with *fresh posterior samples at every step* (expectation over transformation, EOT: the
-gradient of the Monte Carlo predictive, Athalye et al. 2018), inputs kept in [0, 1]:
+gradient of the Monte Carlo predictive, Athalye et al. 2018), inputs kept in [0, 1] and one
+:class:`AttackConfig` (eps, steps, step size, norm, samples, start, which iterate to keep) shared
+by every attack:
 
     linf:  x' <- Proj_{B_inf(x, eps) ∩ [0,1]^d}(x' + alpha * sign(grad J))
     l2:    x' <- Proj_{B_2(x, eps) ∩ [0,1]^d}(x' + alpha * grad J / ||grad J||_2)
@@ -16,11 +18,18 @@ paper unverified]):
   targeted PGD towards t != y (drives H[p_bar] and MI towards 0 together) or
   J = -log p_bar_y - lambda * 1[misclassified] * U(x');
 * semantic-shift attack (:func:`semantic_shift_attack`): J = -U(x') on out-of-distribution inputs.
+
+The returned point is per example the *best* iterate (:func:`run_attack`), not the last one: PGD's
+objective is not monotone along the iterates, and AutoAttack's robust accuracy counts the best.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any, NamedTuple
 
 import torch
 
@@ -35,9 +44,12 @@ from collapselab.bayes._predictive import (
     uncertainty,
 )
 
-__all__ = ["attack", "detection_attack", "fgsm", "most_likely_wrong_class", "pgd", "semantic_shift_attack"]
+__all__ = ["AttackConfig", "AttackResult", "attack", "detection_attack", "fgsm", "label_success",
+           "most_likely_wrong_class", "pgd", "pgd_run", "run_attack", "semantic_shift_attack"]
 
 Objective = Callable[[torch.Tensor], torch.Tensor]  # (S, B, C) logits -> (B,) to maximise
+Success = Callable[[torch.Tensor], torch.Tensor]  # (S, B, C) logits -> (B,) bool: the attack has succeeded
+KEEP = ("best", "last")
 
 
 def _check_inputs(x: torch.Tensor, eps: float, norm: str) -> tuple[float, str]:
@@ -71,43 +83,155 @@ def _random_start(x: torch.Tensor, eps: float, norm: str, gen: torch.Generator) 
     return _project(x + g / _l2_norm(g) * eps * r.view(-1, *([1] * (x.ndim - 1))), x, eps, norm)
 
 
+@dataclass(frozen=True)
+class AttackConfig:
+    """The budget and schedule of a projected-gradient attack, shared by every attack here.
+
+    ``eps``: radius of the ``norm`` ball ("linf" or "l2"), pixels in [0, 1]; ``steps``: gradient steps;
+    ``step_size``: alpha (default 2.5 * eps / steps, Madry et al. 2018); ``n_samples``: posterior
+    samples per step (EOT); ``random_start``: start uniformly in the ball; ``keep``: which iterate to
+    return, ``"best"`` (per example, the highest objective seen, successes first: see :func:`attack`)
+    or ``"last"``. Build one with ``AttackConfig(eps=0.3, steps=40)`` or ``cfg.replace(eps=0.1)``.
+    """
+
+    eps: float
+    steps: int = 40
+    step_size: float | None = None
+    norm: str = "linf"
+    n_samples: int = 1
+    random_start: bool = True
+    keep: str = "best"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "eps", check_real("eps", self.eps, low=0.0))
+        object.__setattr__(self, "steps", check_int("steps", self.steps, low=1))
+        if self.step_size is not None:
+            object.__setattr__(self, "step_size", check_real("step_size", self.step_size, low=0.0))
+        check_choice("norm", self.norm, ("linf", "l2"))
+        object.__setattr__(self, "n_samples", check_int("n_samples", self.n_samples, low=1))
+        if not isinstance(self.random_start, bool):
+            raise ValueError(f"`random_start` must be a bool, got {self.random_start!r}")
+        check_choice("keep", self.keep, KEEP)
+
+    @property
+    def alpha(self) -> float:
+        """The step size actually used."""
+        return 2.5 * self.eps / self.steps if self.step_size is None else self.step_size
+
+    def replace(self, **changes: Any) -> AttackConfig:
+        """A copy with ``changes`` (unknown keys are a ValueError listing the valid ones)."""
+        return AttackConfig.make(self, **changes)
+
+    @classmethod
+    def make(cls, config: AttackConfig | None = None, **options: Any) -> AttackConfig:
+        """``config`` with ``options`` applied, or a new config from ``options`` alone."""
+        valid = tuple(f.name for f in fields(cls))
+        bad = sorted(set(options) - set(valid))
+        if bad:
+            raise ValueError(f"unknown attack option(s) {bad}; valid keys: {valid}")
+        if config is None:
+            if "eps" not in options:
+                raise ValueError("`eps` is required (pass eps=... or config=AttackConfig(eps=...))")
+            return cls(**options)
+        if not isinstance(config, AttackConfig):
+            raise ValueError(f"`config` must be an AttackConfig, got {type(config).__name__}")
+        return dataclasses.replace(config, **options) if options else config
+
+
+class AttackResult(NamedTuple):
+    """Both ends of one attack run: the iterate :attr:`AttackConfig.keep` would pick and the last."""
+
+    best: torch.Tensor  # (B, ...) per example the best iterate (successes first, then highest objective)
+    last: torch.Tensor  # (B, ...) the last iterate
+    best_step: torch.Tensor  # (B,) int64: index of the best iterate (0 = start, steps = last)
+    best_objective: torch.Tensor  # (B,) objective at the best iterate (on the samples drawn there)
+    success: torch.Tensor  # (B,) bool: success(.) held at the best iterate (all False without success)
+
+
+def run_attack(
+    model: StochasticClassifier,
+    x: torch.Tensor,
+    objective: Objective,
+    config: AttackConfig | None = None,
+    *,
+    success: Success | None = None,
+    generator: torch.Generator | int | None = None,
+    **options: Any,
+) -> AttackResult:
+    """Projected gradient ascent on ``objective(model(x', n_samples))`` (per example, summed for the
+    gradient) with fresh posterior samples at each step, tracking the best iterate per example.
+
+    Iterates x_0 (start), x_1, ..., x_T (T = ``steps``). At each x_t the S-sample logits are drawn
+    once; they give J(x_t) and the gradient. The best iterate of an example maximises the pair
+    (success(x_t), J(x_t)) lexicographically: an iterate where ``success`` holds (e.g. the predictive
+    misclassifies) beats any where it does not, and among equals the higher objective wins, i.e. for
+    the label attack the lowest log p_bar_y (AutoAttack's rule, Croce & Hein 2020, extended to
+    "first misclassification, then the most confident one"). Under EOT J(x_t) is itself a Monte Carlo
+    estimate on the attack's S samples. x_T costs one extra forward pass (no gradient).
+    ``generator`` drives the random start only; posterior sampling uses the model's own stream.
+    """
+    cfg = AttackConfig.make(config, **options)
+    _check_inputs(x, cfg.eps, cfg.norm)
+    x = x.detach()
+    b = x.shape[0]
+    zeros = torch.zeros(b, dtype=torch.int64, device=x.device)
+    if cfg.eps == 0.0:
+        with torch.no_grad():
+            logits = sample_logits(model, x, cfg.n_samples)
+            j = objective(logits).detach()
+            ok = success(logits) if success is not None else torch.zeros(b, dtype=torch.bool, device=x.device)
+        return AttackResult(x.clone(), x.clone(), zeros, j, ok)
+    gen = as_torch_generator(generator, x.device)
+    x_adv = _random_start(x, cfg.eps, cfg.norm, gen) if cfg.random_start else x.clone()
+    best = x_adv.clone()
+    best_j = torch.full((b,), -math.inf, device=x.device)
+    best_ok = torch.zeros(b, dtype=torch.bool, device=x.device)
+    best_step = zeros.clone()
+
+    def track(t: int, x_t: torch.Tensor, logits: torch.Tensor, j: torch.Tensor) -> None:
+        nonlocal best_j, best_ok
+        with torch.no_grad():
+            j = j.detach().to(best_j.dtype)
+            ok = success(logits.detach()) if success is not None else torch.zeros_like(best_ok)
+            better = (ok & ~best_ok) | ((ok == best_ok) & (j > best_j))
+            best[better] = x_t.detach()[better]
+            best_j = torch.where(better, j, best_j)
+            best_ok = best_ok | ok
+            best_step[better] = t
+
+    for t in range(cfg.steps):
+        x_adv.requires_grad_(True)
+        with torch.enable_grad():
+            logits = sample_logits(model, x_adv, cfg.n_samples)
+            j = objective(logits)  # (B,)
+            (grad,) = torch.autograd.grad(j.sum(), x_adv)
+        track(t, x_adv, logits, j)
+        with torch.no_grad():
+            step = grad.sign() if cfg.norm == "linf" else grad / _l2_norm(grad)
+            x_adv = _project(x_adv + cfg.alpha * step, x, cfg.eps, cfg.norm)
+    with torch.no_grad():
+        logits = sample_logits(model, x_adv, cfg.n_samples)
+        track(cfg.steps, x_adv, logits, objective(logits))
+    return AttackResult(best, x_adv.detach(), best_step, best_j, best_ok)
+
+
 def attack(
     model: StochasticClassifier,
     x: torch.Tensor,
     objective: Objective,
+    config: AttackConfig | None = None,
     *,
-    eps: float,
-    steps: int = 40,
-    step_size: float | None = None,
-    norm: str = "linf",
-    n_samples: int = 1,
-    random_start: bool = True,
+    success: Success | None = None,
     generator: torch.Generator | int | None = None,
+    **options: Any,
 ) -> torch.Tensor:
-    """Projected gradient ascent on ``objective(model(x', n_samples))`` (per-example, summed for the
-    gradient), with fresh samples at each of ``steps`` steps; returns the last iterate, detached.
+    """:func:`run_attack`, returning the iterate ``config.keep`` names ("best" or "last"), detached.
 
-    ``step_size`` defaults to 2.5 * eps / steps (Madry et al. 2018). ``generator`` drives the random
-    start only; posterior sampling uses the model's own stream.
-    """
-    eps, norm = _check_inputs(x, eps, norm)
-    steps = check_int("steps", steps, low=1)
-    n_samples = check_int("n_samples", n_samples, low=1)
-    alpha = 2.5 * eps / steps if step_size is None else check_real("step_size", step_size, low=0.0)
-    x = x.detach()
-    if eps == 0.0:
-        return x.clone()
-    gen = as_torch_generator(generator, x.device)
-    x_adv = _random_start(x, eps, norm, gen) if random_start else x.clone()
-    for _ in range(steps):
-        x_adv.requires_grad_(True)
-        with torch.enable_grad():
-            j = objective(sample_logits(model, x_adv, n_samples))  # (B,)
-            (grad,) = torch.autograd.grad(j.sum(), x_adv)
-        with torch.no_grad():
-            step = grad.sign() if norm == "linf" else grad / _l2_norm(grad)
-            x_adv = _project(x_adv + alpha * step, x, eps, norm)
-    return x_adv.detach()
+    ``config`` is an :class:`AttackConfig`; keyword ``options`` (eps=..., steps=..., ...) build or
+    override one."""
+    cfg = AttackConfig.make(config, **options)
+    res = run_attack(model, x, objective, cfg, success=success, generator=generator)
+    return res.best if cfg.keep == "best" else res.last
 
 
 def _label_objective(y: torch.Tensor, targeted: bool) -> Objective:
@@ -119,66 +243,78 @@ def _label_objective(y: torch.Tensor, targeted: bool) -> Objective:
     return objective
 
 
+def label_success(y: torch.Tensor, targeted: bool = False) -> Success:
+    """Success of a label attack on the S-sample predictive: argmax p_bar != y (untargeted) or
+    == y (``targeted``, ``y`` holding the targets)."""
+
+    def success(logits: torch.Tensor) -> torch.Tensor:
+        pred = log_predictive(logits).argmax(1)
+        return pred == y if targeted else pred != y
+
+    return success
+
+
 def _check_labels(y: torch.Tensor, x: torch.Tensor, name: str = "y") -> None:
     if not isinstance(y, torch.Tensor) or y.dtype != torch.int64 or y.shape != (x.shape[0],):
         raise ValueError(f"`{name}` must be an int64 tensor of shape ({x.shape[0]},)")
+
+
+def pgd_run(
+    model: StochasticClassifier,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    config: AttackConfig | None = None,
+    *,
+    targeted: bool = False,
+    generator: torch.Generator | int | None = None,
+    **options: Any,
+) -> AttackResult:
+    """:func:`pgd` returning both the best and the last iterate (:class:`AttackResult`)."""
+    _check_labels(y, x)
+    return run_attack(
+        model, x, _label_objective(y, targeted), config, success=label_success(y, targeted), generator=generator,
+        **options,
+    )
 
 
 def pgd(
     model: StochasticClassifier,
     x: torch.Tensor,
     y: torch.Tensor,
+    config: AttackConfig | None = None,
     *,
-    eps: float,
-    steps: int = 40,
-    step_size: float | None = None,
-    norm: str = "linf",
-    n_samples: int = 1,
-    random_start: bool = True,
     targeted: bool = False,
     generator: torch.Generator | int | None = None,
+    **options: Any,
 ) -> torch.Tensor:
     """PGD with EOT on the posterior predictive: maximise -log p_bar_y(x') (or, ``targeted``, minimise
-    -log p_bar_t(x') with ``y`` holding the targets t) over the eps-ball, pixels in [0, 1]."""
-    _check_labels(y, x)
-    return attack(
-        model,
-        x,
-        _label_objective(y, targeted),
-        eps=eps,
-        steps=steps,
-        step_size=step_size,
-        norm=norm,
-        n_samples=n_samples,
-        random_start=random_start,
-        generator=generator,
-    )
+    -log p_bar_t(x') with ``y`` holding the targets t) over the eps-ball, pixels in [0, 1].
+
+    Returns per example the best iterate (``keep="best"``, the default): the first misclassified ones
+    first, the lowest log p_bar_y among them; ``keep="last"`` gives the plain last iterate.
+    ``config``/``options``: see :class:`AttackConfig`."""
+    cfg = AttackConfig.make(config, **options)
+    res = pgd_run(model, x, y, cfg, targeted=targeted, generator=generator)
+    return res.best if cfg.keep == "best" else res.last
 
 
 def fgsm(
     model: StochasticClassifier,
     x: torch.Tensor,
     y: torch.Tensor,
+    config: AttackConfig | None = None,
     *,
-    eps: float,
-    norm: str = "linf",
-    n_samples: int = 1,
     targeted: bool = False,
+    **options: Any,
 ) -> torch.Tensor:
     """One full-size gradient step (Goodfellow et al. 2015): x + eps * sign(grad) for linf,
-    x + eps * grad/||grad|| for l2, with the predictive of ``n_samples`` samples."""
+    x + eps * grad/||grad|| for l2, with the predictive of ``n_samples`` samples. Only ``eps``,
+    ``norm`` and ``n_samples`` of the config are used (one step of size eps, no random start, the
+    stepped input returned)."""
+    cfg = AttackConfig.make(config, **options)
+    cfg = cfg.replace(steps=1, step_size=cfg.eps, random_start=False, keep="last")
     _check_labels(y, x)
-    return attack(
-        model,
-        x,
-        _label_objective(y, targeted),
-        eps=eps,
-        steps=1,
-        step_size=eps,
-        norm=norm,
-        n_samples=n_samples,
-        random_start=False,
-    )
+    return attack(model, x, _label_objective(y, targeted), cfg)
 
 
 @torch.no_grad()
@@ -195,18 +331,14 @@ def detection_attack(
     model: StochasticClassifier,
     x: torch.Tensor,
     y: torch.Tensor,
+    config: AttackConfig | None = None,
     *,
-    eps: float,
-    steps: int = 40,
-    step_size: float | None = None,
-    norm: str = "linf",
-    n_samples: int = 1,
     method: str = "targeted",
     target: torch.Tensor | None = None,
     lam: float = 1.0,
     score: str = "entropy",
-    random_start: bool = True,
     generator: torch.Generator | int | None = None,
+    **options: Any,
 ) -> torch.Tensor:
     """Adversarial examples that are misclassified *and* look certain (defeats uncertainty detectors).
 
@@ -215,29 +347,20 @@ def detection_attack(
     ``method="penalty"``: maximise -log p_bar_y(x') - lam * 1[argmax p_bar(x') != y] * U(x') with U the
     ``score``: plain PGD until the label flips, then a trade-off that lowers the uncertainty (a penalty
     from the start would keep confident inputs confident in their true class, where U is smallest).
+    The best iterate is the one with the highest objective (no early "success": reaching the wrong
+    class is not enough, it must also look certain).
     """
+    cfg = AttackConfig.make(config, **options)
     _check_labels(y, x)
     check_choice("method", method, ("targeted", "penalty"))
     check_choice("score", score, SCORES)
     lam = check_real("lam", lam, low=0.0)
     if method == "targeted":
-        t = most_likely_wrong_class(model, x, y, n_samples) if target is None else target
+        t = most_likely_wrong_class(model, x, y, cfg.n_samples) if target is None else target
         _check_labels(t, x, "target")
         if bool((t == y).any()):
             raise ValueError("`target` must differ from `y` for every input")
-        return pgd(
-            model,
-            x,
-            t,
-            eps=eps,
-            steps=steps,
-            step_size=step_size,
-            norm=norm,
-            n_samples=n_samples,
-            random_start=random_start,
-            targeted=True,
-            generator=generator,
-        )
+        return attack(model, x, _label_objective(t, True), cfg, generator=generator)
 
     def objective(logits: torch.Tensor) -> torch.Tensor:
         logp = log_predictive(logits)
@@ -245,36 +368,22 @@ def detection_attack(
         wrong = (logp.argmax(1) != y).to(logp.dtype)  # the penalty acts once the label is flipped
         return nll - lam * wrong * uncertainty(logits, score)
 
-    return attack(
-        model,
-        x,
-        objective,
-        eps=eps,
-        steps=steps,
-        step_size=step_size,
-        norm=norm,
-        n_samples=n_samples,
-        random_start=random_start,
-        generator=generator,
-    )
+    return attack(model, x, objective, cfg, generator=generator)
 
 
 def semantic_shift_attack(
     model: StochasticClassifier,
     x: torch.Tensor,
+    config: AttackConfig | None = None,
     *,
-    eps: float,
-    steps: int = 40,
-    step_size: float | None = None,
-    norm: str = "linf",
-    n_samples: int = 1,
     score: str = "entropy",
-    random_start: bool = True,
     generator: torch.Generator | int | None = None,
+    **options: Any,
 ) -> torch.Tensor:
     """Push (out-of-distribution) inputs to low uncertainty: maximise -U(x') for the ``score``.
 
     For ``max_probability`` the objective is log max_c p_bar_c (better conditioned than -(1 - max p))."""
+    cfg = AttackConfig.make(config, **options)
     check_choice("score", score, SCORES)
 
     def objective(logits: torch.Tensor) -> torch.Tensor:
@@ -282,15 +391,4 @@ def semantic_shift_attack(
             return log_predictive(logits).max(-1).values
         return -uncertainty(logits, score)
 
-    return attack(
-        model,
-        x,
-        objective,
-        eps=eps,
-        steps=steps,
-        step_size=step_size,
-        norm=norm,
-        n_samples=n_samples,
-        random_start=random_start,
-        generator=generator,
-    )
+    return attack(model, x, objective, cfg, generator=generator)

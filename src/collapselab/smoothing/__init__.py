@@ -6,6 +6,8 @@
   Monte Carlo twin on a :class:`HalfSpace` base classifier).
 * :class:`SWEEN` (weights on the simplex, ``fit_weights``), :class:`AdaptiveSWEEN` and
   :func:`adaptive_combine` (adaptive prediction), :func:`train_with_noise` (Gaussian augmentation).
+* :class:`EnsembleHeads` (certify several classifiers on shared noise), :data:`CANDIDATES` /
+  :func:`build_candidate` (named candidate nets), :func:`crop_flip` (CIFAR augmentation).
 * :func:`certified_accuracy`, :func:`average_certified_radius`; :class:`CifarResNet`.
 """
 
@@ -17,13 +19,13 @@ from collapselab.smoothing._bounds import (
     expected_certified_radius,
     radius_from_bound,
 )
+from collapselab.smoothing._candidates import CANDIDATES, build_candidate, crop_flip
 from collapselab.smoothing._metrics import average_certified_radius, certified_accuracy
 from collapselab.smoothing._resnet import CifarResNet
 from collapselab.smoothing._smooth import (
     ABSTAIN,
     Certificate,
     HalfSpace,
-    MCEstimate,
     Smooth,
     certify_from_counts,
     expected_certified_radius_mc,
@@ -35,13 +37,15 @@ from collapselab.smoothing._sween import (
     SWEEN,
     AdaptiveOutput,
     AdaptiveSWEEN,
+    EnsembleHeads,
     adaptive_combine,
     train_with_noise,
 )
 
-__all__ = ["ABSTAIN", "RULES", "SWEEN", "AdaptiveOutput", "AdaptiveSWEEN", "Certificate", "CifarResNet",
-           "ExpectedCertificate", "HalfSpace", "MCEstimate", "Smooth", "adaptive_combine",
-           "average_certified_radius", "binomial_two_sided_pvalue", "certified_accuracy",
-           "certify_from_counts", "clopper_pearson_lower", "clopper_pearson_lower_exact",
+__all__ = ["ABSTAIN", "CANDIDATES", "RULES", "SWEEN", "AdaptiveOutput", "AdaptiveSWEEN", "Certificate",
+           "CifarResNet", "EnsembleHeads", "ExpectedCertificate", "HalfSpace", "Smooth",
+           "adaptive_combine",
+           "average_certified_radius", "binomial_two_sided_pvalue", "build_candidate", "certified_accuracy",
+           "certify_from_counts", "clopper_pearson_lower", "clopper_pearson_lower_exact", "crop_flip",
            "expected_certified_radius", "expected_certified_radius_mc", "predict_from_counts",
            "radius_from_bound", "smoothed_class_counts", "train_with_noise"]

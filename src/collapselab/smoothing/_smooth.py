@@ -29,6 +29,7 @@ from collapselab.smoothing._bounds import (
     clopper_pearson_lower,
     radius_from_bound,
 )
+from collapselab.stats import MCEstimate, mean_se
 
 ABSTAIN = -1
 
@@ -220,18 +221,14 @@ class HalfSpace(nn.Module):
         return torch.stack([s, -s], dim=1)
 
 
-class MCEstimate(NamedTuple):
-    mean: float
-    stderr: float
-
-
 def expected_certified_radius_mc(p_a: float, sigma: float, n0: int, n: int, alpha: float, *,
                                  n_trials: int = 200, batch_size: int = 4096,
                                  generator: torch.Generator | int | None = None,
                                  dim: int = 3) -> tuple[MCEstimate, MCEstimate]:
     """Monte Carlo twin of :func:`expected_certified_radius`: runs :meth:`Smooth.certify` ``n_trials``
     times on a :class:`HalfSpace` at distance a = sigma * Phi^{-1}(p_a) from the input (class 0 = A).
-    Returns (mean radius counting only class A, fraction certified A), each with its standard error.
+    Returns (mean radius counting only class A, fraction certified A), each a
+    :class:`collapselab.stats.MCEstimate` (mean, standard error, n_trials).
     """
     from scipy import stats
 
@@ -246,6 +243,4 @@ def expected_certified_radius_mc(p_a: float, sigma: float, n0: int, n: int, alph
     certs = smooth.certify_batch(xs, n0, n, alpha, batch_size, generator=g)
     r = np.array([c.radius if c.label == 0 else 0.0 for c in certs])
     ok = np.array([c.label == 0 for c in certs], dtype=float)
-    se = np.sqrt(n_trials)
-    return (MCEstimate(float(r.mean()), float(r.std(ddof=1) / se)),
-            MCEstimate(float(ok.mean()), float(ok.std(ddof=1) / se)))
+    return mean_se(r), mean_se(ok)

@@ -21,11 +21,11 @@ from statistics import NormalDist
 from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from collapselab._rng import as_torch_generator
 from collapselab._validation import check_choice, check_int, check_real
-from collapselab.nn.train import iterate_minibatches
 
 RULES = ("ztest", "bound")
 
@@ -68,11 +68,14 @@ class SWEEN(nn.Module):
                     batch_size: int = 64, lr: float = 0.01, weight_decay: float = 5e-4,
                     optimizer: str = "sgd", device: str | torch.device = "cpu",
                     generator: torch.Generator | int | None = None) -> list[float]:
-        """Train only w by minimising  -log g_y(x + delta),  delta ~ N(0, sigma^2 I), on held-out
-        (x, y) (data the candidates were not trained on). One noise draw per image per epoch; SGD
-        with momentum 0.9 as in the release (lr 0.01, weight decay 5e-4).  [V-code]
-        Returns the mean loss of each epoch; afterwards ``self.weights`` holds alpha.
+        """Train only w by minimising  -log(g_y(x + delta) + 1e-10),  delta ~ N(0, sigma^2 I), on
+        held-out (x, y) (data the candidates were not trained on). One noise draw per image per
+        epoch; SGD with momentum 0.9 as in the release (lr 0.01, weight decay 5e-4).  [V-code]
+        The loop is :func:`collapselab.nn.fit` (the release's step schedule is not applied: ``fit``
+        has none). Returns the mean loss of each epoch; afterwards ``self.weights`` holds alpha.
         """
+        from collapselab.nn import fit
+
         check_int("epochs", epochs, low=0)
         check_int("batch_size", batch_size, low=1)
         check_real("lr", lr, low=0.0, low_open=True)
@@ -83,25 +86,32 @@ class SWEEN(nn.Module):
         gen = as_torch_generator(generator)  # CPU: batch order; the noise gets its own device generator
         noise_gen = torch.Generator(device=device)
         noise_gen.manual_seed(int(torch.randint(0, 2**62, (1,), generator=gen)))
-        self.to(device)
-        self.members.eval()
-        opt = (torch.optim.SGD([self.w], lr=lr, momentum=0.9, weight_decay=weight_decay)
-               if optimizer == "sgd" else torch.optim.Adam([self.w], lr=lr, weight_decay=weight_decay))
-        history = []
-        for _ in range(epochs):
-            total = 0.0
-            for idx in iterate_minibatches(x.shape[0], batch_size, gen):
-                xb, yb = x[idx].to(device), y[idx].to(device)
-                xb = xb + sigma * torch.randn(xb.shape, generator=noise_gen, device=device)
-                with torch.no_grad():
-                    p_true = self.member_probs(xb)[torch.arange(len(idx), device=device), :, yb]  # (b, K)
-                loss = -torch.log(p_true @ torch.softmax(self.w, dim=0) + 1e-10).mean()
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) * len(idx)
-            history.append(total / x.shape[0])
-        return history
+
+        def noisy(xb: torch.Tensor, g: torch.Generator | None) -> torch.Tensor:
+            return xb + sigma * torch.randn(xb.shape, generator=noise_gen, device=xb.device)
+
+        return fit(_LogEnsemble(self), x, y, epochs=epochs, batch_size=batch_size, lr=lr,
+                   weight_decay=weight_decay, optimizer=optimizer, loss_fn=F.nll_loss, augment=noisy,
+                   device=device, generator=gen)
+
+
+class _LogEnsemble(nn.Module):
+    """log(g(x) + 1e-10) of a SWEEN, as "logits" for the NLL loss of :func:`collapselab.nn.fit`
+    (the release's ``ens_train.py`` loss); the members run without building a graph."""
+
+    def __init__(self, ens: SWEEN):
+        super().__init__()
+        self.ens = ens
+
+    def train(self, mode: bool = True) -> _LogEnsemble:
+        self.ens.train(mode)  # keeps the members in eval mode
+        self.training = mode
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            probs = self.ens.member_probs(x)  # (B, K, C)
+        return torch.log(torch.einsum("k,bkc->bc", torch.softmax(self.ens.w, dim=0), probs) + 1e-10)
 
 
 class AdaptiveOutput(NamedTuple):
@@ -257,3 +267,50 @@ def train_with_noise(model: nn.Module, x: torch.Tensor, y: torch.Tensor, sigma: 
     return fit(model, x, y, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                optimizer=optimizer, augment=noisy, device=device, generator=gen)
 
+
+
+class EnsembleHeads(nn.Module):
+    """A multi-head base classifier for certifying several classifiers on the *same* noise draws.
+
+    Every member of ``ens`` runs once per noisy copy; each head then votes from the member
+    probabilities p (B, K, C): ``"cand{i}"`` (member i alone), ``"uniform"`` (mean over members),
+    ``"sween"`` (alpha-weighted, alpha = ``ens.weights``), ``"adaptive"`` / ``"adaptive-bound"``
+    (:func:`adaptive_combine` with rules "ztest" / "bound"; the member evaluations each would make
+    are added to ``evals[head]``). forward returns (B, H, C), for
+    :func:`collapselab.smoothing.smoothed_class_counts`. Each head's certificate holds on its own;
+    shared noise makes comparisons between heads paired.
+    """
+
+    def __init__(self, ens: SWEEN, heads: Sequence[str]):
+        super().__init__()
+        if not isinstance(ens, SWEEN):
+            raise ValueError(f"`ens` must be a SWEEN, got {type(ens).__name__}")
+        heads = list(heads)
+        k = len(ens.members)
+        for h in heads:
+            ok = h in ("uniform", "sween", "adaptive", "adaptive-bound") or (
+                h.startswith("cand") and h[4:].isdigit() and int(h[4:]) < k)
+            if not ok:
+                raise ValueError(f"`heads` entry {h!r} is not one of cand0..cand{k - 1}, uniform, sween, "
+                                 "adaptive, adaptive-bound")
+        self.ens, self.heads = ens, heads
+        self.evals = {h: 0 for h in heads if h.startswith("adaptive")}
+        self.inputs = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        probs = self.ens.member_probs(x)  # (B, K, C)
+        a = self.ens.weights.to(x.device)
+        out = []
+        for h in self.heads:
+            if h.startswith("cand"):
+                out.append(probs[:, int(h[4:])])
+            elif h == "uniform":
+                out.append(probs.mean(1))
+            elif h == "sween":
+                out.append(torch.einsum("k,bkc->bc", a, probs))
+            else:
+                res = adaptive_combine(probs, a, rule="bound" if h == "adaptive-bound" else "ztest")
+                self.evals[h] += int(res.n_evals.sum())
+                out.append(res.probs)
+        self.inputs += x.shape[0]
+        return torch.stack(out, dim=1)

@@ -1,0 +1,249 @@
+"""Shared by the attacking-bayes experiments: parameters, data, posterior training, presets, the
+clean-accuracy consistency check and small helpers that turn per-example records into tables."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from pydantic import Field
+
+from collapselab import stats
+from collapselab.bayes import (
+    HMC,
+    MAP,
+    AttackConfig,
+    DeepEnsemble,
+    MCDropout,
+    MeanFieldVI,
+    Posterior,
+    forward_randomness,
+    outputs_look_like_probabilities,
+    zero_gradient_fraction,
+)
+from collapselab.core import Params, Results, Verdict
+
+METHODS = ("map", "mcdropout", "vi", "ensemble", "hmc")
+BNNS = ("mcdropout", "vi", "ensemble", "hmc")
+LABELS = {"map": "MAP", "mcdropout": "MC dropout", "vi": "mean-field VI", "ensemble": "deep ensemble", "hmc": "HMC"}
+SANE_CLEAN = 0.80  # a BNN's clean accuracy must be at least this before its robustness is judged (MNIST-like)
+
+_TRAIN_KEYS = ("dataset", "data_dir", "n_train", "arch", "hidden", "width", "pool", "epochs", "lr", "weight_decay",
+               "dropout", "vi_epochs", "vi_lr", "prior_std", "n_members", "hmc_samples", "hmc_burn_in", "hmc_thin",
+               "hmc_leapfrog", "hmc_init_epochs")
+
+
+class CommonParams(Params):
+    dataset: str = Field(
+        "mnist_subset",
+        pattern="^(mnist_subset|digits|mnist_idx|fashion_idx|cifar10)$",
+        description="mnist_subset/digits (offline) or mnist_idx/fashion_idx/cifar10 (files under data_dir)",
+    )
+    data_dir: str | None = Field(None, description="folder with IDX files or CIFAR-10 python batches")
+    n_train: int = Field(4000, ge=10, description="training examples (first n of the train split)")
+    n_eval: int = Field(200, ge=2, description="test examples attacked")
+    arch: str = Field("mlp", pattern="^(mlp|convnet|lenet)$", description="network family")
+    hidden: list[int] = Field([32], description="MLP hidden widths")
+    width: int = Field(32, ge=1, description="ConvNet width")
+    pool: int = Field(2, ge=1, description="fixed input average-pool factor (2: 28x28 -> 14x14)")
+    methods: list[str] = Field(list(METHODS), description=f"posteriors, from {METHODS}")
+    epochs: int = Field(20, ge=0, description="epochs for MAP, MC dropout and each ensemble member")
+    lr: float = Field(1e-3, gt=0, description="Adam learning rate")
+    weight_decay: float = Field(1e-4, ge=0, description="MAP / ensemble weight decay")
+    dropout: float = Field(0.2, gt=0, lt=1, description="MC dropout rate")
+    vi_epochs: int = Field(40, ge=0, description="mean-field VI epochs")
+    vi_lr: float = Field(3e-3, gt=0, description="mean-field VI learning rate")
+    prior_std: float = Field(1.0, gt=0, description="Gaussian prior std (VI, HMC)")
+    n_members: int = Field(5, ge=1, description="deep-ensemble members")
+    hmc_samples: int = Field(20, ge=1, description="HMC samples kept")
+    hmc_burn_in: int = Field(100, ge=0, description="HMC burn-in transitions (step size adapted)")
+    hmc_thin: int = Field(5, ge=1, description="HMC thinning")
+    hmc_leapfrog: int = Field(20, ge=1, description="leapfrog steps per HMC transition")
+    hmc_init_epochs: int = Field(20, ge=0, description="MAP epochs before HMC starts")
+    pgd_steps: int = Field(40, ge=1, description="PGD steps")
+    attack_samples: int = Field(10, ge=1, description="posterior samples per attack step (EOT)")
+    eval_samples: int = Field(100, ge=1, description="posterior samples used to score")
+
+    def train_spec(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in _TRAIN_KEYS}
+
+    def attack_cell(self) -> dict[str, Any]:
+        """The attack budget as JSON-plain cell entries (see :func:`attack_config`)."""
+        return {"pgd_steps": self.pgd_steps, "attack_samples": self.attack_samples, "eval_samples": self.eval_samples}
+
+
+def attack_config(cell: dict, eps: float) -> AttackConfig:
+    """The correct attack of a cell: L-inf PGD with EOT, best iterate, default step 2.5 eps / steps."""
+    return AttackConfig(eps=float(eps), steps=cell["pgd_steps"], n_samples=cell["attack_samples"])
+
+
+# Presets shared by the three experiments: the posteriors' training and the attacks' budgets.
+SMOKE: dict[str, Any] = {
+    "dataset": "digits", "pool": 1, "n_train": 300, "n_eval": 20, "hidden": [16], "epochs": 2, "vi_epochs": 2,
+    "n_members": 2, "hmc_samples": 3, "hmc_burn_in": 4, "hmc_thin": 1, "hmc_leapfrog": 3, "hmc_init_epochs": 1,
+    "pgd_steps": 3, "attack_samples": 2, "eval_samples": 4,
+}
+FULL: dict[str, Any] = {
+    "dataset": "mnist_idx", "data_dir": "data/mnist", "n_train": 60000, "n_eval": 1000, "pool": 1,
+    "hidden": [512, 512], "epochs": 30, "vi_epochs": 100, "hmc_samples": 100, "hmc_burn_in": 500, "hmc_thin": 10,
+    "hmc_leapfrog": 50, "hmc_init_epochs": 30, "pgd_steps": 100, "attack_samples": 20, "seeds": 3,
+}
+
+
+@functools.lru_cache(maxsize=4)
+def splits(dataset: str, data_dir: str | None, classes: tuple[int, ...] | None):
+    from collapselab.data import load_cifar10, load_digits, load_idx_dataset, load_mnist_subset
+
+    if dataset in ("mnist_idx", "fashion_idx", "cifar10") and not data_dir:
+        raise ValueError(f"dataset {dataset!r} needs `data_dir` (collapselab never downloads data)")
+    loaders = {
+        "mnist_subset": load_mnist_subset,
+        "digits": load_digits,
+        "mnist_idx": lambda: load_idx_dataset(data_dir),
+        "fashion_idx": lambda: load_idx_dataset(data_dir),
+        "cifar10": lambda: load_cifar10(data_dir),
+    }
+    d = loaders[dataset]()
+    if classes is None:
+        return d
+    keep_tr, keep_te = np.isin(d.y_train, classes), np.isin(d.y_test, classes)
+    return type(d)(d.x_train[keep_tr], d.y_train[keep_tr], d.x_test[keep_te], d.y_test[keep_te])
+
+
+def _arch(spec: dict[str, Any], shape: tuple[int, ...], num_classes: int) -> dict[str, Any]:
+    c, h, w = shape
+    pool = spec["pool"]
+    if spec["arch"] == "mlp":
+        return {"kind": "mlp", "pool": pool, "in_features": c * (h // pool) * (w // pool),
+                "hidden": list(spec["hidden"]), "out_features": num_classes}
+    if spec["arch"] == "convnet":
+        return {"kind": "convnet", "pool": pool, "in_channels": c, "num_classes": num_classes,
+                "image_size": h // pool, "width": spec["width"], "depth": 2, "norm": "instance"}
+    return {"kind": "lenet", "pool": pool, "in_channels": c, "num_classes": num_classes, "image_size": h // pool}
+
+
+def train_posterior(method: str, spec: dict[str, Any], x: torch.Tensor, y: torch.Tensor, num_classes: int,
+                    seed: int, device: str = "cpu") -> Posterior:
+    """Fit one posterior of kind ``method`` on (x, y) with the hyper-parameters in ``spec``."""
+    arch = _arch(spec, tuple(x.shape[1:]), num_classes)
+    net_kw = dict(epochs=spec["epochs"], lr=spec["lr"], weight_decay=spec["weight_decay"], device=device)
+    if method == "map":
+        return MAP(arch, seed=seed).fit(x, y, **net_kw)
+    if method == "mcdropout":
+        return MCDropout(arch, p=spec["dropout"], seed=seed).fit(x, y, **net_kw)
+    if method == "vi":
+        return MeanFieldVI(arch, prior_std=spec["prior_std"], seed=seed).fit(
+            x, y, epochs=spec["vi_epochs"], lr=spec["vi_lr"], device=device)
+    if method == "ensemble":
+        return DeepEnsemble(arch, n_members=spec["n_members"], seed=seed).fit(x, y, **net_kw)
+    if method == "hmc":
+        return HMC(arch, prior_std=spec["prior_std"], seed=seed).fit(
+            x, y, n_samples=spec["hmc_samples"], burn_in=spec["hmc_burn_in"], thin=spec["hmc_thin"],
+            n_leapfrog=spec["hmc_leapfrog"], init_epochs=spec["hmc_init_epochs"], init_lr=spec["lr"], device=device)
+    raise ValueError(f"`method` must be one of {METHODS}, got {method!r}")
+
+
+def data(spec: dict[str, Any], classes: tuple[int, ...] | None, device: str):
+    d = splits(spec["dataset"], spec["data_dir"], classes)
+    xtr, ytr, xte, yte = (torch.as_tensor(a) for a in d)
+    n = min(spec["n_train"], len(ytr))
+    return xtr[:n].to(device), ytr[:n].to(device), xte.to(device), yte.to(device)
+
+
+def check_methods(methods: list[str]) -> list[str]:
+    bad = [m for m in methods if m not in METHODS]
+    if bad:
+        raise ValueError(f"`methods` must be drawn from {METHODS}, got {bad}")
+    return methods
+
+
+def hygiene(model: Posterior, x: torch.Tensor, y: torch.Tensor, n_samples: int) -> dict[str, Any]:
+    return {
+        "zero_grad_fraction": zero_gradient_fraction(model, x, y, n_samples),
+        "probability_outputs": outputs_look_like_probabilities(model, x[:64], 1),
+        "forward_randomness": forward_randomness(model, x[:64], 1),
+    }
+
+
+def at_eps(table: pd.DataFrame, eps: float) -> pd.DataFrame:
+    return table[np.isclose(table["eps"].astype(float), eps)]
+
+
+def clean_table(frame: pd.DataFrame, correct_col: str = "clean_correct") -> pd.DataFrame:
+    """Per method: correctly classified clean test inputs k out of n (pooled over replicates)."""
+    rows = []
+    for m, g in frame.groupby("method", sort=False):
+        ok = np.concatenate([np.asarray(v, dtype=bool) for v in g[correct_col]])
+        rows.append({"method": m, "k": int(ok.sum()), "n": int(ok.size), "accuracy": float(ok.mean())})
+    return pd.DataFrame(rows, columns=["method", "k", "n", "accuracy"])
+
+
+CLEAN_TEST = (f"per method, Wilson 95% interval of clean accuracy (k correct of n test inputs, pooled over "
+              f"seeds): PASS iff every lower bound >= {SANE_CLEAN:.0%}; FAIL iff some upper bound < "
+              f"{SANE_CLEAN:.0%}; else INCONCLUSIVE (needs more test inputs)")
+CLEAN_STATEMENT = (f"Every network whose robustness is judged learned the task: clean accuracy of the posterior "
+                   f"predictive at least {SANE_CLEAN:.0%} (chance is 10%), so a robust-accuracy collapse is "
+                   f"evidence about the attack, not about an untrained model")
+
+
+def check_clean(r: Results) -> Verdict:
+    """The consistency claim behind every robustness claim (see :data:`CLEAN_TEST`)."""
+    t = r.tables["clean_accuracy"]
+    if t.empty:
+        return Verdict.inconclusive("no method in the run", "needs at least one method")
+    parts, fail, unsure = [], False, False
+    for _, row in t.iterrows():
+        lo, hi = stats.proportion_ci(int(row["k"]), int(row["n"]))
+        fail |= hi < SANE_CLEAN
+        unsure |= lo < SANE_CLEAN
+        parts.append(f"{LABELS.get(row['method'], row['method'])} {row['k'] / row['n']:.1%} [{lo:.1%}, {hi:.1%}]")
+    msg = "clean accuracy (Wilson 95%): " + ", ".join(parts)
+    if fail:
+        return Verdict.check(False, msg)
+    if unsure:
+        return Verdict.inconclusive(msg, f"needs more test inputs to bound every accuracy above {SANE_CLEAN:.0%}")
+    return Verdict.check(True, msg)
+
+
+def worst(decisions: list[tuple[str, stats.Decision]]) -> Verdict:
+    """One verdict from several decisions that must all PASS: any FAIL fails, else any INCONCLUSIVE."""
+    if not decisions:
+        return Verdict.inconclusive("nothing to judge", "needs the grid the claim names")
+    text = "; ".join(f"{name}: {d.status} {d.text}" for name, d in decisions)
+    statuses = [d.status for _, d in decisions]
+    if "FAIL" in statuses:
+        return Verdict.check(False, text)
+    if "INCONCLUSIVE" in statuses:
+        needs = "; ".join(f"{name}: {d.needs}" for name, d in decisions if d.status == "INCONCLUSIVE")
+        return Verdict.inconclusive(text, needs)
+    return Verdict.check(True, text)
+
+
+def comparison_row(cmp: stats.Comparison) -> dict[str, float]:
+    return {"estimate": cmp.estimate, "se": cmp.se, "low": cmp.low, "high": cmp.high, "pvalue": cmp.pvalue,
+            "n": cmp.n}
+
+
+def comparison_from_row(row, alternative: str = "two-sided") -> stats.Comparison:
+    """The :class:`collapselab.stats.Comparison` stored by :func:`comparison_row` in a table row."""
+    return stats.Comparison(float(row["estimate"]), float(row["se"]), float(row["low"]), float(row["high"]),
+                            float(row["pvalue"]), int(row["n"]), alternative)
+
+
+def gated(check):
+    """A robustness check judged only when :func:`check_clean` passes: otherwise INCONCLUSIVE (a collapse
+    of a model that never learned the task is no evidence), with the robustness figure still reported."""
+
+    def judged(r: Results) -> Verdict:
+        v = check(r)
+        clean = check_clean(r)
+        if clean.status == "PASS" or v.status == "ERROR":
+            return v
+        return Verdict.inconclusive(f"{v.status} if judged: {v.measured}; but {clean.measured}",
+                                    f"needs every clean accuracy >= {SANE_CLEAN:.0%} (claim clean-sane)")
+
+    judged.__name__ = getattr(check, "__name__", "check")
+    return judged

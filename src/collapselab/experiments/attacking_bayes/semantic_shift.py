@@ -1,0 +1,171 @@
+"""attacking-bayes/semantic-shift: train on digits 0-4, flag digits 5-9 as out-of-distribution by
+predictive entropy / mutual information; OOD AUROC (DeLong SE) clean and after an L-inf attack that
+pushes the OOD inputs to low uncertainty."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+from pydantic import Field
+
+from collapselab import stats
+from collapselab.bayes import auroc_se
+from collapselab.bayes.attacks import semantic_shift_attack
+from collapselab.core import CellContext, Claim, Experiment, Results, Verdict, register
+from collapselab.core.plotting import colors, new_figure
+from collapselab.experiments._papers import ATTACKING_BAYES
+from collapselab.experiments.attacking_bayes._common import (
+    BNNS,
+    CLEAN_STATEMENT,
+    CLEAN_TEST,
+    FULL,
+    LABELS,
+    METHODS,
+    SMOKE,
+    CommonParams,
+    at_eps,
+    attack_config,
+    check_clean,
+    check_methods,
+    clean_table,
+    data,
+    gated,
+    hygiene,
+    splits,
+    train_posterior,
+    worst,
+)
+from collapselab.experiments.attacking_bayes.detection import SCORES, _scores
+
+MAX_AUROC = 0.5
+
+
+class ShiftParams(CommonParams):
+    epsilons: list[float] = Field([0.0, 0.05, 0.1, 0.2], description="L-inf radii of the OOD perturbation")
+    claim_eps: float = Field(0.1, gt=0, description="eps at which the AUROC claim is judged")
+    in_classes: list[int] = Field([0, 1, 2, 3, 4], description="in-distribution classes (the rest is OOD)")
+    methods: list[str] = Field(list(BNNS), description=f"posteriors, from {METHODS}")
+
+
+def cells(p: ShiftParams) -> list[dict]:
+    return [{"method": m, "spec": p.train_spec(), "n_eval": p.n_eval, "epsilons": list(p.epsilons),
+             "in_classes": list(p.in_classes), **p.attack_cell()} for m in check_methods(p.methods)]
+
+
+def run_cell(cell: dict, ctx: CellContext) -> dict:
+    spec, dev = cell["spec"], ctx.device
+    d = splits(spec["dataset"], spec["data_dir"], None)
+    inside = tuple(sorted(cell["in_classes"]))
+    xtr, ytr, xte, yte = data(spec, inside, dev)
+    remap = torch.full((int(d.num_classes),), -1, dtype=torch.int64, device=dev)
+    remap[list(inside)] = torch.arange(len(inside), device=dev)
+    ytr, yte = remap[ytr], remap[yte]
+    all_y = torch.as_tensor(d.y_test, device=dev)
+    x_ood = torch.as_tensor(d.x_test, device=dev)[~torch.isin(all_y, torch.tensor(inside, device=dev))]
+    model = train_posterior(cell["method"], spec, xtr, ytr, len(inside), ctx.seed, dev)
+    model.reseed(ctx.seed)
+    gen = ctx.torch_generator(dev)
+    n = cell["n_eval"]
+    x_in, y_in, x_ood = xte[:n], yte[:n], x_ood[:n]
+    ind = _scores(model, x_in, cell["eval_samples"])
+    rows = []
+    for eps in cell["epsilons"]:
+        row = {"eps": float(eps)}
+        for score in SCORES:
+            x_adv = x_ood if eps == 0 else semantic_shift_attack(model, x_ood, attack_config(cell, eps), score=score,
+                                                                  generator=gen)
+            ood = _scores(model, x_adv, cell["eval_samples"])
+            est = auroc_se(ind[score], ood[score])
+            row[f"auroc_{score}"], row[f"se_{score}"] = est.mean, est.se
+            row[f"ood_mean_{score}"] = float(ood[score].mean())
+        rows.append(row)
+    return {"clean_correct": [int(v) for v in (ind["pred"] == y_in).cpu()],
+            "in_mean_entropy": float(ind["entropy"].mean()),
+            "in_mean_mutual_information": float(ind["mutual_information"].mean()),
+            "per_eps": rows, **hygiene(model, x_in, y_in, cell["attack_samples"]),
+            **{f"info_{key}": v for key, v in model.info_.items()}}
+
+
+def summarize(frame: pd.DataFrame, p: ShiftParams) -> dict[str, pd.DataFrame]:
+    long = pd.DataFrame([{"method": r["method"], "replicate": r["replicate"], **e}
+                         for _, r in frame.iterrows() for e in r["per_eps"]])
+    out = []
+    for (m, e), g in long.groupby(["method", "eps"], sort=False):
+        row = {"method": m, "eps": e, "seeds": len(g)}
+        for s in SCORES:
+            row[f"auroc_{s}"] = float(g[f"auroc_{s}"].mean())
+            row[f"se_{s}"] = float(np.sqrt((g[f"se_{s}"] ** 2).sum()) / len(g))
+            row[f"ood_mean_{s}"] = float(g[f"ood_mean_{s}"].mean())
+        out.append(row)
+    return {"semantic_shift": pd.DataFrame(out), "clean_accuracy": clean_table(frame)}
+
+
+def plot(tables: dict[str, pd.DataFrame], p: ShiftParams) -> dict:
+    table = tables["semantic_shift"]
+    fig, axes = new_figure(2)
+    axes = axes.ravel()
+    methods = [m for m in METHODS if m in set(table["method"])]
+    for ax, score in zip(axes, SCORES):
+        for m, c in zip(methods, colors(len(methods))):
+            t = table[table["method"] == m].sort_values("eps")
+            ax.errorbar(t["eps"], t[f"auroc_{score}"], yerr=1.96 * t[f"se_{score}"], fmt="o-", color=c,
+                        label=LABELS[m], capsize=2)
+        ax.axhline(0.5, color="k", lw=0.8, ls=":")
+        ax.set(xlabel="L-inf eps on OOD inputs", ylabel=f"OOD AUROC ({score})", ylim=(0, 1))
+    axes[0].legend()
+    return {"ood_auroc_vs_eps": fig}
+
+
+def _rows(r: Results, eps: float):
+    t = at_eps(r.tables["semantic_shift"], eps)
+    return t[t["method"].isin(BNNS)]
+
+
+def _check_shift(r: Results) -> Verdict:
+    eps = r.params.claim_eps
+    t = _rows(r, eps)
+    if t.empty:
+        return Verdict.inconclusive(f"no BNN evaluated at claim_eps={eps}", "needs claim_eps in epsilons")
+    return worst([(f"{LABELS[row['method']]}/{s} eps={eps:g}", stats.at_most(
+        stats.from_estimate(row[f"auroc_{s}"], row[f"se_{s}"], alternative="two-sided"),
+        margin=MAX_AUROC, resolution=0.1)) for _, row in t.iterrows() for s in SCORES])
+
+
+def _check_detector_works(r: Results) -> Verdict:
+    t = _rows(r, 0.0)
+    if t.empty:
+        return Verdict.inconclusive("no BNN evaluated at eps=0", "needs 0 in epsilons")
+    return worst([(f"{LABELS[row['method']]}/{s}", stats.beats(
+        stats.from_estimate(row[f"auroc_{s}"] - 0.5, row[f"se_{s}"]), resolution=0.1))
+        for _, row in t.iterrows() for s in SCORES])
+
+
+register(Experiment(
+    name="attacking-bayes/semantic-shift", paper=ATTACKING_BAYES,
+    description=(
+        "Paper A, task 3 (semantic-shift detection): train on digits 0-4, flag digits 5-9 as out-of-distribution "
+        "when predictive entropy / mutual information is high. AUROC (DeLong SE) clean and after an L-inf attack "
+        "that pushes the OOD inputs to low uncertainty (the attacked score itself is minimised, EOT, best "
+        "iterate). Presets as in attacking-bayes/label."),
+    params=ShiftParams,
+    presets={"smoke": {**SMOKE, "epsilons": [0.0, 0.1]}, "quick": {}, "full": {**FULL, "n_train": 30000}},
+    cells=cells, run_cell=run_cell, summarize=summarize, plot=plot, main_figure="ood_auroc_vs_eps",
+    claims=[
+        Claim("clean-sane", CLEAN_STATEMENT, check_clean, source="derived: docs/attacking-bayes.md#clean-accuracy",
+              kind="consistency", test=CLEAN_TEST + " (in-distribution test inputs, digits 0-4)"),
+        Claim("detector-works", "Before the attack, predictive entropy and mutual information separate the "
+              "shifted digits from the in-distribution ones (AUROC above 0.5) for every BNN", _check_detector_works,
+              source="derived: docs/attacking-bayes.md#semantic-shift", kind="consistency",
+              test="per BNN and score at eps 0: one-sided normal test of AUROC - 0.5 > 0 (DeLong SE), alpha 0.05 "
+                   "(stats.beats, resolution 0.1); every (BNN, score) must PASS"),
+        Claim("ood-auroc-falls", "Attacking the out-of-distribution inputs drives the OOD-detection AUROC (entropy "
+              "and mutual information) to at most 0.5 for every BNN, at eps = claim_eps (0.1)", gated(_check_shift),
+              source="Abstract (task 3: semantic-shift detection is not robust); threshold from issue 7",
+              kind="paper", test="per BNN and score at claim_eps: PASS iff the two-sided 95% CI of the AUROC "
+                                 "(DeLong SE, normal) lies below 0.5 with half-width <= 0.1; FAIL iff it lies "
+                                 "above 0.5; else INCONCLUSIVE; every (BNN, score) must PASS"),
+    ],
+    version=2,  # 2: best-iterate attack, DeLong SEs, init via nn.init_parameters
+    uses_device=True,
+))

@@ -1,0 +1,211 @@
+"""Shared by the SWEEN experiments: parameters, data, the candidate / SWEEN pipeline of one cell,
+certification of several heads on shared noise, and per-image certificate tables.
+
+Each cell is a whole pipeline at one sigma (and replicate): train the candidates with Gaussian noise
+augmentation, fit the SWEEN weights on held-out noisy images, certify the test images with Cohen et al.'s
+CERTIFY. Every classifier compared in a cell is certified on the *same* noise draws
+(:class:`collapselab.smoothing.EnsembleHeads`), so comparisons are paired over images.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from pydantic import Field
+
+from collapselab import stats
+from collapselab.core import CellContext, Params, Verdict
+from collapselab.nn import accuracy
+from collapselab.smoothing import (
+    CANDIDATES,
+    SWEEN,
+    EnsembleHeads,
+    build_candidate,
+    certified_accuracy,
+    certify_from_counts,
+    crop_flip,
+    smoothed_class_counts,
+    train_with_noise,
+)
+
+ArchName = Literal[tuple(CANDIDATES)]  # type: ignore[valid-type]
+
+
+class SweenParams(Params):
+    dataset: Literal["mnist-subset", "cifar10"] = Field("mnist-subset", description="offline MNIST subset, "
+                                                        "or CIFAR-10 from the user's files (full preset)")
+    data_dir: str | None = Field(None, description="folder of cifar-10-batches-py (dataset=cifar10)")
+    candidates: list[ArchName] = Field(["mlp", "convnet-w8", "convnet-w8", "lenet", "lenet"],
+                                       description="candidate architectures; repeats differ by seed")
+    sigmas: list[float] = Field([0.25, 0.5], description="noise levels (train and certify)")
+    train_epochs: int = Field(10, ge=1, description="candidate training epochs")
+    train_lr: float = Field(1e-3, gt=0, description="candidate learning rate")
+    train_optimizer: Literal["adam", "sgd"] = Field("adam", description="candidate optimiser")
+    train_batch: int = Field(128, ge=1, description="candidate batch size")
+    n_holdout: int = Field(500, ge=10, description="held-out training images for the SWEEN weights")
+    weight_epochs: int = Field(30, ge=1, description="epochs of weight training")
+    weight_lr: float = Field(0.1, gt=0, description="SGD learning rate of w")
+    n_test: int = Field(150, ge=1, description="test images certified")
+    test_stride: int = Field(1, ge=1, description="certify every test_stride-th test image")
+    n0: int = Field(100, ge=1, description="CERTIFY selection samples")
+    n: int = Field(1000, ge=1, description="CERTIFY estimation samples")
+    alpha: float = Field(0.001, gt=0, lt=1, description="CERTIFY failure probability")
+    cert_batch: int = Field(1000, ge=1, description="noisy copies per forward pass")
+    radii: list[float] = Field([0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5], description="reporting radii")
+
+
+SMOKE = {"candidates": ["mlp-128", "lenet"], "sigmas": [0.5], "train_epochs": 1, "n_holdout": 200,
+         "weight_epochs": 2, "n_test": 8, "n0": 10, "n": 60, "cert_batch": 256}
+FULL = {"dataset": "cifar10", "data_dir": None, "candidates": ["resnet20", "resnet26", "resnet32"],
+        "sigmas": [0.25, 0.5], "train_epochs": 400, "train_lr": 0.01, "train_optimizer": "sgd", "train_batch": 64,
+        "n_holdout": 2000, "weight_epochs": 150, "weight_lr": 0.01, "n_test": 500, "test_stride": 20,
+        "n0": 100, "n": 100_000, "alpha": 0.001, "cert_batch": 1000,
+        "radii": [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0]}
+_PIPELINE = ("dataset", "data_dir", "sigma", "train_epochs", "train_lr", "train_optimizer", "train_batch",
+             "n_holdout", "n_test", "test_stride")
+
+
+def cells(p: SweenParams) -> list[dict]:
+    base = p.model_dump(exclude={"seeds", "sigmas"})
+    return [{**base, "sigma": s} for s in p.sigmas]
+
+
+@functools.lru_cache(maxsize=2)
+def split(dataset: str, data_dir: str | None, n_holdout: int, n_test: int, test_stride: int):
+    """(x_train, y_train, x_hold, y_hold, x_test, y_test) CPU tensors; the split is fixed (not per seed):
+    the last ``n_holdout`` training images are held out for the weights (SWEEN uses the last 2,000 of
+    CIFAR-10's training set), the test images are every ``test_stride``-th of the test split."""
+    from collapselab.data import load_cifar10, load_mnist_subset
+
+    if dataset == "cifar10":
+        if not data_dir:
+            raise ValueError("dataset 'cifar10' needs `data_dir` (the folder of cifar-10-batches-py)")
+        s = load_cifar10(data_dir)
+    else:
+        s = load_mnist_subset()
+    if n_holdout >= len(s.y_train):
+        raise ValueError(f"`n_holdout`={n_holdout} leaves no training images (have {len(s.y_train)})")
+    xt, yt = torch.as_tensor(s.x_train), torch.as_tensor(s.y_train)
+    xs = torch.as_tensor(s.x_test)[::test_stride][:n_test]
+    ys = torch.as_tensor(s.y_test)[::test_stride][:n_test]
+    return xt[:-n_holdout], yt[:-n_holdout], xt[-n_holdout:], yt[-n_holdout:], xs, ys
+
+
+def cell_split(cell: dict):
+    return split(cell["dataset"], cell["data_dir"], cell["n_holdout"], cell["n_test"], cell["test_stride"])
+
+
+def _clock(device: str) -> float:
+    """CPU seconds of this process on a CPU device; wall seconds (after a sync) on a GPU."""
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
+        return time.perf_counter()
+    return time.process_time()
+
+
+@functools.lru_cache(maxsize=2)
+def _trained(key: tuple, archs: tuple, tag: str, ctx: CellContext):
+    """Train the candidates ``archs`` (stream ``tag``) with noise; cached per worker so that the
+    experiments of one process share them. Returns (models, train_seconds, clean_accuracy)."""
+    cell = dict(zip(_PIPELINE, key))
+    xt, yt, _, _, xs, ys = cell_split(cell)
+    c, size, k = xt.shape[1], xt.shape[-1], int(yt.max()) + 1
+    augment = crop_flip if cell["dataset"] == "cifar10" else None
+    models, seconds, acc = [], [], []
+    for i, arch in enumerate(archs):
+        model = build_candidate(arch, c, k, size, generator=ctx.torch_generator(f"{tag}-init", i, device="cpu"))
+        start = _clock(ctx.device)
+        train_with_noise(model, xt, yt, cell["sigma"], epochs=cell["train_epochs"], lr=cell["train_lr"],
+                         optimizer=cell["train_optimizer"], batch_size=cell["train_batch"], augment=augment,
+                         device=ctx.device, generator=ctx.torch_generator(f"{tag}-train", i, device="cpu"))
+        seconds.append(_clock(ctx.device) - start)
+        acc.append(accuracy(model, xs, ys, device=ctx.device))
+        models.append(model.eval())
+    return models, seconds, acc
+
+
+def trained(cell: dict, archs: list[str], ctx: CellContext, tag: str = "cand"):
+    return _trained(tuple(cell[k] for k in _PIPELINE), tuple(archs), tag, ctx)
+
+
+def fit_sween(cell: dict, ctx: CellContext) -> tuple[SWEEN, list[float], float, list[float]]:
+    """Candidates + fitted SWEEN weights: (ensemble, candidate train seconds, weight seconds, clean acc)."""
+    models, seconds, acc = trained(cell, cell["candidates"], ctx)
+    _, _, xh, yh, _, _ = cell_split(cell)
+    ens = SWEEN(models).to(ctx.device)
+    start = _clock(ctx.device)
+    ens.fit_weights(xh, yh, cell["sigma"], epochs=cell["weight_epochs"], lr=cell["weight_lr"], device=ctx.device,
+                    generator=ctx.torch_generator("weights", device="cpu"))
+    return ens, list(seconds), _clock(ctx.device) - start, list(acc)
+
+
+def certify_heads(cell: dict, ens: SWEEN, heads: list[str], ctx: CellContext) -> tuple[dict, EnsembleHeads]:
+    """CERTIFY every head on shared noise; returns {"labels", "predict__h", "radius__h"} and the module."""
+    _, yt, _, _, xs, ys = cell_split(cell)
+    module = EnsembleHeads(ens, heads).eval()
+    kw = dict(num_classes=int(yt.max()) + 1, batch_size=cell["cert_batch"],
+              generator=ctx.torch_generator("certify"), device=ctx.device)
+    c0 = smoothed_class_counts(module, xs, cell["n0"], cell["sigma"], **kw).numpy()  # (N, H, C) selection
+    c = smoothed_class_counts(module, xs, cell["n"], cell["sigma"], **kw).numpy()  # independent estimation
+    out: dict = {"labels": ys.tolist()}
+    for j, h in enumerate(heads):
+        certs = [certify_from_counts(c0[i, j], c[i, j], cell["alpha"], cell["sigma"]) for i in range(len(ys))]
+        out[f"predict__{h}"] = [ct.label for ct in certs]
+        out[f"radius__{h}"] = [round(ct.radius, 6) for ct in certs]
+    return out, module
+
+
+def certificates(frame: pd.DataFrame, heads: list[str]) -> pd.DataFrame:
+    """Long table: one row per (sigma, replicate, image, model) with label, predict and radius."""
+    rows = []
+    for _, r in frame.iterrows():
+        for h in heads:
+            for i, (y, pr, rad) in enumerate(zip(r["labels"], r[f"predict__{h}"], r[f"radius__{h}"])):
+                rows.append({"sigma": r["sigma"], "replicate": r["replicate"], "image": i, "model": h,
+                             "label": int(y), "predict": int(pr), "radius": float(rad)})
+    return pd.DataFrame(rows, columns=["sigma", "replicate", "image", "model", "label", "predict", "radius"])
+
+
+def per_image(certs: pd.DataFrame, sigma: float, model: str, radius: float | None = None) -> np.ndarray:
+    """Per (replicate, image) of one sigma, in a fixed order: 1{certified correct at ``radius``}, or the
+    certified radius counted when correct (radius None; its mean is the ACR)."""
+    t = certs[np.isclose(certs["sigma"], sigma) & (certs["model"] == model)].sort_values(["replicate", "image"])
+    ok = (t["predict"] == t["label"]).to_numpy()
+    if radius is None:
+        return np.where(ok, t["radius"].to_numpy(), 0.0)
+    return (ok & (t["radius"].to_numpy() >= radius)).astype(float)
+
+
+def curve_table(certs: pd.DataFrame, heads: list[str], radii: list[float]) -> pd.DataFrame:
+    rows = []
+    for sigma in sorted(certs["sigma"].unique()):
+        for h in heads:
+            t = certs[np.isclose(certs["sigma"], sigma) & (certs["model"] == h)]
+            if t.empty:
+                continue
+            ca = certified_accuracy(t, radii)
+            rows.append({"sigma": sigma, "model": h, "images": len(t), "acr": float(per_image(certs, sigma, h).mean()),
+                         **{f"r={r:g}": v for r, v in zip(radii, ca)}})
+    return pd.DataFrame(rows)
+
+
+def curve(certs: pd.DataFrame, sigma: float, model: str, grid: np.ndarray) -> np.ndarray:
+    return certified_accuracy(certs[np.isclose(certs["sigma"], sigma) & (certs["model"] == model)], grid)
+
+
+def all_pass(decisions: list[tuple[str, stats.Decision]]) -> Verdict:
+    """One verdict from decisions that must all PASS: any FAIL fails, else any INCONCLUSIVE."""
+    if not decisions:
+        return Verdict.inconclusive("nothing to judge", "needs the sigmas and radii the claim names")
+    text = "; ".join(f"{name}: {d.status} {d.text}" for name, d in decisions)
+    statuses = [d.status for _, d in decisions]
+    if "FAIL" in statuses:
+        return Verdict.check(False, text)
+    if "INCONCLUSIVE" in statuses:
+        return Verdict.inconclusive(text, "; ".join(f"{n}: {d.needs}" for n, d in decisions if d.needs))
+    return Verdict.check(True, text)
