@@ -80,3 +80,31 @@ def test_fit_restores_the_best_validation_epoch():
         fit(model, x, y, epochs=epochs, lr=5e-2, validation=validation, generator=torch.Generator().manual_seed(0))
         runs.append(model.state_dict())
     assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
+
+
+def test_fit_multistep_schedule_and_epoch_callback():
+    x, y = _blobs()
+    seen = []
+    model = init_parameters(MLP(2, [8], 2), torch.Generator().manual_seed(0))
+
+    def record(epoch, m):
+        seen.append((epoch, accuracy(m, x, y)))
+
+    fit(model, x, y, epochs=4, lr=0.1, schedule="multistep", milestones=(1, 3), gamma=0.5,
+        on_epoch_end=record, generator=torch.Generator().manual_seed(0))
+    assert [e for e, _ in seen] == [0, 1, 2, 3] and seen[-1][1] > 0.9
+    with pytest.raises(ValueError, match="milestones"):
+        fit(model, x, y, schedule="multistep")
+
+
+def test_multistep_drops_the_rate():
+    x, y = _blobs()
+
+    def train(**kw):
+        m = init_parameters(MLP(2, [8], 2), torch.Generator().manual_seed(0))
+        fit(m, x, y, epochs=3, lr=0.1, generator=torch.Generator().manual_seed(0), **kw)
+        return torch.cat([p.detach().ravel() for p in m.parameters()])
+
+    constant = train()
+    assert torch.equal(train(schedule="multistep", milestones=(1,), gamma=1.0), constant)
+    assert not torch.equal(train(schedule="multistep", milestones=(1,), gamma=0.1), constant)

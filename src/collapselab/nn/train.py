@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -26,7 +26,9 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 10,
         augment: Callable[[torch.Tensor, torch.Generator | None], torch.Tensor] | None = None,
         device: str | torch.device = "cpu", generator: torch.Generator | None = None,
         schedule: str = "constant", grad_clip: float | None = None, decay_matrices_only: bool = False,
-        validation: tuple[torch.Tensor, torch.Tensor] | None = None, patience: int | None = None) -> list[float]:
+        validation: tuple[torch.Tensor, torch.Tensor] | None = None, patience: int | None = None,
+        milestones: Sequence[int] = (), gamma: float = 0.1,
+        on_epoch_end: Callable[[int, nn.Module], None] | None = None) -> list[float]:
     """Train ``model`` in place on (x, y) with mini-batches; returns the mean loss of each epoch.
 
     The one classifier trainer of the project. ``y`` may be int64 labels (cross-entropy) or float soft
@@ -35,10 +37,13 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 10,
     train identically. Options (defaults: a plain constant-rate loop):
 
     * ``schedule="cosine"``: the rate follows lr * (1 + cos(pi t / T)) / 2 over the T optimiser steps;
+      ``schedule="multistep"``: the rate is multiplied by ``gamma`` at each epoch of ``milestones`` (as
+      the step drops of many papers' released code);
     * ``grad_clip``: clip the global gradient norm;
     * ``decay_matrices_only``: weight decay on parameters with >= 2 dimensions only (not biases, norms);
     * ``validation=(x_val, y_val)`` with ``patience``: accuracy on the validation split after each epoch;
-      stop after ``patience`` epochs without improvement and restore the best epoch's weights.
+      stop after ``patience`` epochs without improvement and restore the best epoch's weights;
+    * ``on_epoch_end(epoch, model)``: called after each epoch (0-based), e.g. to record a learning curve.
 
     On CUDA the forward pass runs under bf16 autocast (the optimiser state stays float32).
     """
@@ -48,7 +53,9 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 10,
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"`x` and `y` must have the same length, got {x.shape[0]} and {y.shape[0]}")
     check_choice("optimizer", optimizer, ("adam", "sgd", "adamw"))
-    check_choice("schedule", schedule, ("constant", "cosine"))
+    check_choice("schedule", schedule, ("constant", "cosine", "multistep"))
+    if schedule == "multistep" and not milestones:
+        raise ValueError("`schedule='multistep'` needs `milestones` (epochs at which the rate drops)")
     if patience is not None and validation is None:
         raise ValueError("`patience` needs `validation` data")
     loss_fn = loss_fn or F.cross_entropy
@@ -68,9 +75,12 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 10,
     history, step = [], 0
     best: tuple[float, dict] | None = None
     bad_epochs = 0
-    for _ in range(epochs):
+    for epoch in range(epochs):
         total, count = 0.0, 0
         model.train()
+        if schedule == "multistep":
+            for g in opt.param_groups:
+                g["lr"] = lr * gamma ** sum(epoch >= m for m in milestones)
         for idx in iterate_minibatches(x.shape[0], batch_size, generator):
             xb, yb = x[idx].to(device), y[idx].to(device)
             if augment is not None:
@@ -90,6 +100,8 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 10,
             total += loss.item() * len(idx)
             count += len(idx)
         history.append(total / max(count, 1))
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, model)
         if validation is not None:
             score = accuracy(model, *validation, device=device)
             if best is None or score > best[0]:
