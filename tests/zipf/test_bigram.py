@@ -34,7 +34,7 @@ def test_hutter_pp_exact_matches_monte_carlo(top_k):
     ts = np.array([5, 50, 500, 3000])
     exact = hutter_pp_error(m, ts, top_k=top_k, n_exact=200)  # beyond 200: the interpolated branch
     est = simulate_hutter_pp(m, ts, top_k=top_k, n_trials=200, rng=5)
-    assert np.all(np.abs(est.mean - exact) <= 4.5 * est.stderr)
+    assert np.all(np.abs(est.mean - exact) <= 4.5 * est.se)
     assert hutter_pp_error(m, 0) == pytest.approx(0.5 * np.abs(1 / 25 - m.token_probs_).sum())
 
 

@@ -23,7 +23,7 @@ Z = 4.5  # per-point bound on |MC - exact| / stderr; with < 100 points the chanc
 
 
 def assert_mc_close(est, exact):
-    mean, se, exact = np.ravel(est.mean), np.ravel(est.stderr), np.ravel(exact)
+    mean, se, exact = np.ravel(est.mean), np.ravel(est.se), np.ravel(exact)
     varied = se > 1e-9 * np.abs(mean)
     assert np.all(np.abs(mean - exact)[varied] <= Z * se[varied]), (mean, exact, se)
     # trials that all agree (every head item seen): the exact value sits just above
@@ -103,7 +103,7 @@ def test_simulate_memorizer_matches_expected_error(beta, kind):
          "mix": mix(p, tail_cut(p, 5), 0.2)}[kind]
     ts = np.array([5, 50, 500, 5000])
     est = simulate_memorizer(p, q, ts, n_trials=200, rng=1)
-    assert est.mean.shape == ts.shape and est.n_trials == 200
+    assert est.mean.shape == ts.shape and est.n == 200
     assert_mc_close(est, expected_error(p, q, ts))
 
 

@@ -9,7 +9,6 @@ transformer.
 from collapselab.zipf._bigram import HutterPlusPlus, TailedBigram, hutter_pp_error, simulate_hutter_pp
 from collapselab.zipf._distributions import mix, tail_cut, tail_mass, tail_narrow, zipf
 from collapselab.zipf._hutter import (
-    MCEstimate,
     Memorizer,
     expected_error,
     memorizer_chain_error,
@@ -20,8 +19,8 @@ from collapselab.zipf._hutter import (
     simulate_resampling_chain,
 )
 
-_GCD = ("GCDTask", "accuracy_by_value", "gcd_frequency", "gcd_test_set", "known_values", "predict_gcd",
-        "sample_pairs", "train_gcd_model")
+_GCD = ("GCDLearner", "GCDTask", "accuracy_by_value", "gcd_frequency", "gcd_test_set", "known_values",
+        "mixed_pairs", "new_gcd_model", "predict_gcd", "sample_pairs", "synthesize_pairs", "train_gcd_model")
 
 
 def __getattr__(name: str):
@@ -33,7 +32,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'collapselab.zipf' has no attribute {name!r}")
 
 
-__all__ = [*_GCD, "HutterPlusPlus", "MCEstimate", "Memorizer", "TailedBigram", "expected_error", "hutter_pp_error",
+__all__ = [*_GCD, "HutterPlusPlus", "Memorizer", "TailedBigram", "expected_error", "hutter_pp_error",
            "simulate_hutter_pp", "memorizer_chain_error", "mix", "resampling_chain",
            "resampling_chain_error", "simulate_memorizer", "simulate_memorizer_chain",
            "simulate_resampling_chain", "tail_cut", "tail_mass", "tail_narrow", "zipf"]

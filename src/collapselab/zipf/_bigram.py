@@ -20,8 +20,9 @@ from scipy import stats
 
 from collapselab._rng import SeedLike, as_rng
 from collapselab._validation import check_int, check_real
+from collapselab.stats import MCEstimate
+from collapselab.zipf._common import Sampler, check_counts, check_trials, mc_estimate
 from collapselab.zipf._distributions import tail_cut, zipf
-from collapselab.zipf._hutter import MCEstimate, _check_counts, _check_trials, _mc, _Sampler
 
 
 class TailedBigram:
@@ -63,8 +64,8 @@ class TailedBigram:
         """T i.i.d. (context, next token) pairs; ``top_k`` samples the generator's top-k tokens only."""
         T = check_int("T", T, low=0)
         rng = as_rng(rng)
-        contexts = _Sampler(self.context_probs_)(T, rng)
-        ranks = _Sampler(self.token_distribution(top_k))(T, rng)
+        contexts = Sampler(self.context_probs_)(T, rng)
+        ranks = Sampler(self.token_distribution(top_k))(T, rng)
         return contexts, self.ranking_[contexts, ranks]
 
 
@@ -153,7 +154,7 @@ def hutter_pp_error(model: TailedBigram, T, *, top_k: int | None = None,
     """
     if not isinstance(model, TailedBigram):
         raise ValueError(f"`model` must be a TailedBigram, got {type(model).__name__}")
-    ts, scalar = _check_counts("T", T)
+    ts, scalar = check_counts("T", T)
     n_exact = check_int("n_exact", n_exact, low=1)
     grid_ratio = check_real("grid_ratio", grid_ratio, low=1.0, low_open=True)
     p_tok, q_tok = model.token_probs_, model.token_distribution(top_k)
@@ -204,8 +205,8 @@ def simulate_hutter_pp(model: TailedBigram, T, *, top_k: int | None = None, n_tr
     draw of max(T) pairs per trial."""
     if not isinstance(model, TailedBigram):
         raise ValueError(f"`model` must be a TailedBigram, got {type(model).__name__}")
-    ts, scalar = _check_counts("T", T)
-    n_trials = _check_trials(n_trials)
+    ts, scalar = check_counts("T", T)
+    n_trials = check_trials(n_trials)
     rng = as_rng(rng)
     flat = ts.ravel().astype(np.int64)
     samples = []
@@ -213,4 +214,4 @@ def simulate_hutter_pp(model: TailedBigram, T, *, top_k: int | None = None, n_tr
         ctx, tok = model.sample(int(flat.max()), rng, top_k=top_k)
         samples.append([HutterPlusPlus(model.n_contexts, model.vocab_size).fit(ctx[:t], tok[:t]).error(model)
                         for t in flat])
-    return _mc(samples, ts.shape, scalar)
+    return mc_estimate(samples, ts.shape, scalar)

@@ -7,16 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from collapselab._validation import check_array, check_int, check_real
-
-
-def _check_prob(name: str, p) -> np.ndarray:
-    """A 1-D non-negative vector summing to 1 (to 1e-6)."""
-    p = check_array(name, p, ndim=1, nonnegative=True)
-    total = float(p.sum())
-    if abs(total - 1.0) > 1e-6:
-        raise ValueError(f"`{name}` must sum to 1, got {total!r}")
-    return p
+from collapselab._validation import check_int, check_real
+from collapselab.zipf._common import check_prob
 
 
 def zipf(beta: float, support: int) -> np.ndarray:
@@ -37,7 +29,7 @@ def tail_mass(p, k: int) -> float:
 
     For p = Zipf(beta) on an infinite support this is ~ A k^{1-beta} / (beta - 1).
     """
-    p = _check_prob("p", p)
+    p = check_prob("p", p)
     k = check_int("k", k, low=0)
     return float(p[k:].sum())
 
@@ -48,7 +40,7 @@ def tail_cut(p, k: int) -> np.ndarray:
     The synthetic distribution of a generator that keeps only the k most frequent items.
     ``k`` >= support returns a copy of p.
     """
-    p = _check_prob("p", p)
+    p = check_prob("p", p)
     k = check_int("k", k, low=1)
     q = p.copy()
     q[k:] = 0.0
@@ -65,7 +57,7 @@ def tail_narrow(p, temperature: float) -> np.ndarray:
     tail, the paper's "tail narrowing" (Sec. 2).   [V mechanism]
     Computed in log space, so tiny p_i cannot underflow before the normalisation.
     """
-    p = _check_prob("p", p)
+    p = check_prob("p", p)
     tau = check_real("temperature", temperature, low=0.0, low_open=True)
     q = np.zeros_like(p)
     pos = p > 0
@@ -78,8 +70,8 @@ def tail_narrow(p, temperature: float) -> np.ndarray:
 
 def mix(p, q, pi: float) -> np.ndarray:
     r"""Mixture of real and synthetic data: pi * p + (1 - pi) * q (Sec. 3, Thm 3.2).   [V]"""
-    p = _check_prob("p", p)
-    q = _check_prob("q", q)
+    p = check_prob("p", p)
+    q = check_prob("q", q)
     if p.shape != q.shape:
         raise ValueError(f"`p` and `q` must have the same shape, got {p.shape} and {q.shape}")
     pi = check_real("pi", pi, low=0.0, high=1.0)

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from collapselab._rng import SeedLike, as_rng, as_torch_generator, torch_seed_scope
-from collapselab._validation import check_int
-from collapselab.nn import DecoderLM, fit, sequence_loss
+from collapselab._rng import SeedLike, as_rng, as_torch_generator
+from collapselab._validation import check_int, check_real
+from collapselab.nn import DecoderLM, init_parameters, iterate_minibatches, sequence_loss
 
 
 @dataclass(frozen=True)
@@ -112,25 +112,135 @@ def gcd_test_set(task: GCDTask, values, per_value: int, rng: SeedLike = None
     return np.concatenate(out_a), np.concatenate(out_b), np.concatenate(out_g)
 
 
+def new_gcd_model(task: GCDTask, *, d_model: int = 64, n_layers: int = 2, n_heads: int = 4,
+                  generator: SeedLike = None, device: str | torch.device = "cpu") -> DecoderLM:
+    """A fresh :class:`DecoderLM` for ``task``, initialised by :func:`collapselab.nn.init_parameters` from
+    ``generator`` (PyTorch's default laws), then moved to ``device``."""
+    gen = as_torch_generator(generator)
+    model = DecoderLM(task.vocab_size, d_model=d_model, n_layers=n_layers, n_heads=n_heads, max_len=task.seq_len)
+    return init_parameters(model, gen).to(device)
+
+
+class GCDLearner:
+    """A GCD transformer with its AdamW optimiser, trained by passes over the pairs it is given.
+
+    ``train(a, b, answers)`` makes one pass in a random order (from ``generator``) with the next-token
+    cross-entropy on the answer digits only; repeated calls continue the same optimisation, so feeding
+    fresh pairs at each call is online training (one optimiser step per ``batch_size`` samples).
+    ``steps_`` and ``samples_`` count what it has trained on.
+    """
+
+    def __init__(self, task: GCDTask, *, d_model: int = 64, n_layers: int = 2, n_heads: int = 4,
+                 lr: float = 1e-3, weight_decay: float = 0.0, batch_size: int = 256,
+                 generator: SeedLike = None, device: str | torch.device = "cpu"):
+        if not isinstance(task, GCDTask):
+            raise ValueError(f"`task` must be a GCDTask, got {type(task).__name__}")
+        self.task = task
+        self.batch_size = check_int("batch_size", batch_size, low=1)
+        check_real("lr", lr, low=0.0, low_open=True)
+        check_real("weight_decay", weight_decay, low=0.0)
+        self.generator = as_torch_generator(generator)
+        self.device = torch.device(device)
+        self.model = new_gcd_model(task, d_model=d_model, n_layers=n_layers, n_heads=n_heads,
+                                   generator=self.generator, device=self.device)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=lr, weight_decay=weight_decay)
+        mask = torch.zeros(task.seq_len - 1, dtype=torch.bool)
+        mask[task.prompt_len - 1:] = True  # positions whose next token is an answer digit
+        self._mask = mask.to(self.device)
+        self.steps_ = 0
+        self.samples_ = 0
+
+    def train(self, a, b, answers) -> float:
+        """One pass over the sequences of (a, b, answers); returns the mean answer-token loss."""
+        a, b, answers = (np.asarray(v, dtype=np.int64) for v in (a, b, answers))
+        if not (a.shape == b.shape == answers.shape) or a.ndim != 1:
+            raise ValueError(f"`a`, `b` and `answers` must be 1-D of one length, got {a.shape}, {b.shape}, "
+                             f"{answers.shape}")
+        seq = torch.as_tensor(self.task.sequences(a, b, answers), dtype=torch.long)  # (n, 3L + 2)
+        x, y = seq[:, :-1], seq[:, 1:]  # y[t] is the token after x[..t]
+        self.model.train()
+        total = 0.0
+        for idx in iterate_minibatches(len(seq), self.batch_size, self.generator):
+            xb, yb = x[idx].to(self.device), y[idx].to(self.device)
+            loss = sequence_loss(self.model(xb), yb, self._mask.expand_as(yb))
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            total += float(loss.detach()) * len(idx)
+            self.steps_ += 1
+        self.samples_ += len(seq)
+        self.model.eval()
+        return total / max(len(seq), 1)
+
+    def predict(self, a, b) -> np.ndarray:
+        """Greedy answers of the model (see :func:`predict_gcd`)."""
+        return predict_gcd(self.model, self.task, a, b, device=self.device)
+
+
 def train_gcd_model(task: GCDTask, a, b, answers, *, d_model: int = 64, n_layers: int = 2, n_heads: int = 4,
                     epochs: int = 4, batch_size: int = 256, lr: float = 1e-3, weight_decay: float = 0.0,
-                    generator: SeedLike = None, device: str = "cpu") -> DecoderLM:
-    """A fresh :class:`DecoderLM` trained (AdamW) on the sequences of (a, b, answers), loss on answers only."""
-    gen = as_torch_generator(generator)
-    seq = torch.as_tensor(task.sequences(a, b, answers), dtype=torch.long)  # (n, 3L + 2)
-    x, y = seq[:, :-1], seq[:, 1:]  # y[t] is the token after x[..t]
-    answer_mask = torch.zeros(y.shape[1], dtype=torch.bool)
-    answer_mask[task.prompt_len - 1:] = True  # positions whose next token is an answer digit
-    with torch_seed_scope(int(torch.randint(0, 2**62, (1,), generator=gen))):  # init from ``generator``
-        model = DecoderLM(task.vocab_size, d_model=d_model, n_layers=n_layers, n_heads=n_heads,
-                          max_len=task.seq_len)
+                    generator: SeedLike = None, device: str | torch.device = "cpu") -> DecoderLM:
+    """A fresh model trained (AdamW) for ``epochs`` passes over (a, b, answers), loss on answers only."""
+    epochs = check_int("epochs", epochs, low=0)
+    learner = GCDLearner(task, d_model=d_model, n_layers=n_layers, n_heads=n_heads, lr=lr,
+                         weight_decay=weight_decay, batch_size=batch_size, generator=generator, device=device)
+    for _ in range(epochs):
+        learner.train(a, b, answers)
+    return learner.model
 
-    def loss_fn(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return sequence_loss(logits, targets, answer_mask.to(targets.device).expand_as(targets))
 
-    fit(model, x, y, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, optimizer="adamw",
-        loss_fn=loss_fn, device=device, generator=gen)
-    return model
+def synthesize_pairs(teacher: DecoderLM, task: GCDTask, n: int, rng: SeedLike = None, *, top_k: int | None = None,
+                     device: str | torch.device = "cpu", chunk: int = 8192) -> tuple[np.ndarray, np.ndarray,
+                                                                                   np.ndarray, int]:
+    r"""AI-generated training data: uniform pairs labelled by ``teacher``'s greedy answer.
+
+    ``top_k`` (tail cutting, Tale of Tails Thm 2.1 / Sec. 6): the generator emits only the pairs whose
+    answer is one of its top-k answers 1..k (P(gcd = g) = 6 / (pi^2 g^2) decreases in g, so the top-k
+    ranks are the values 1..k); everything it would have answered above k is *missing* from the data,
+    not mislabelled. Pairs are drawn in chunks until n are kept. Returns (a, b, answers, drawn), with
+    ``drawn`` the number of uniform pairs labelled to keep n.
+    """
+    n = check_int("n", n, low=0)
+    if top_k is not None:
+        top_k = check_int("top_k", top_k, low=1)
+    chunk = check_int("chunk", chunk, low=1)
+    rng = as_rng(rng)
+    parts, kept, drawn = [], 0, 0
+    while kept < n:
+        m = n - kept if top_k is None else chunk
+        a, b = sample_pairs(task, m, rng)
+        ans = predict_gcd(teacher, task, a, b, device=device)
+        drawn += m
+        if top_k is not None:
+            keep = (ans >= 1) & (ans <= top_k)
+            a, b, ans = a[keep], b[keep], ans[keep]
+            if kept + len(a) == 0 and drawn >= 10 * chunk:
+                raise ValueError(f"the teacher answers no pair within the top_k={top_k} values")
+        parts.append((a, b, ans))
+        kept += len(a)
+    a, b, ans = (np.concatenate([p[i] for p in parts])[:n] if parts else np.zeros(0, dtype=np.int64)
+                 for i in range(3))
+    return a, b, ans, drawn
+
+
+def mixed_pairs(task: GCDTask, teacher: DecoderLM | None, n: int, pi: float, rng: SeedLike = None, *,
+                top_k: int | None = None, device: str | torch.device = "cpu"
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    r"""n training pairs of which Binomial(n, pi) are clean (uniform pairs, true gcd) and the rest AI data
+    from :func:`synthesize_pairs` (``teacher``, ``top_k``): the mixture pi p + (1 - pi) q of Thm 3.2.
+
+    ``teacher`` None means clean data only (pi is then ignored). Returns (a, b, answers, is_clean).
+    """
+    n = check_int("n", n, low=0)
+    pi = check_real("pi", pi, low=0.0, high=1.0)
+    rng = as_rng(rng)
+    n_clean = n if teacher is None else int(rng.binomial(n, pi))
+    a, b = sample_pairs(task, n_clean, rng)
+    out = [(a, b, np.gcd(a, b), np.ones(n_clean, dtype=bool))]
+    if n > n_clean:
+        sa, sb, sl, _ = synthesize_pairs(teacher, task, n - n_clean, rng, top_k=top_k, device=device)
+        out.append((sa, sb, sl, np.zeros(n - n_clean, dtype=bool)))
+    return tuple(np.concatenate([o[i] for o in out]) for i in range(4))
 
 
 @torch.no_grad()

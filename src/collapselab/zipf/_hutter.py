@@ -14,28 +14,13 @@ standard errors.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 from scipy import stats
 
 from collapselab._rng import SeedLike, as_rng
-from collapselab._validation import check_array, check_int
-from collapselab.zipf._distributions import _check_prob
-
-
-class MCEstimate(NamedTuple):
-    """A Monte Carlo estimate: the mean over trials, its standard error, and the number of trials."""
-
-    mean: np.ndarray | float
-    stderr: np.ndarray | float
-    n_trials: int
-
-
-def _check_counts(name: str, t) -> tuple[np.ndarray, bool]:
-    """Sample sizes: a non-negative scalar or array; returns (array, was_scalar)."""
-    arr = check_array(name, t, nonnegative=True, min_len=0)
-    return arr, arr.ndim == 0
+from collapselab._validation import check_int
+from collapselab.stats import MCEstimate
+from collapselab.zipf._common import Sampler, check_counts, check_prob, check_trials, mc_estimate
 
 
 def _check_generations(generations) -> tuple[np.ndarray, bool]:
@@ -70,11 +55,11 @@ def expected_error(p, q, T) -> np.ndarray | float:
     p, q: probability vectors of shape (N,) on the same support (q may have zeros).
     T: a non-negative number or an array of them; the result has T's shape.
     """
-    p = _check_prob("p", p)
-    q = _check_prob("q", q)
+    p = check_prob("p", p)
+    q = check_prob("q", q)
     if p.shape != q.shape:
         raise ValueError(f"`p` and `q` must have the same shape, got {p.shape} and {q.shape}")
-    ts, scalar = _check_counts("T", T)
+    ts, scalar = check_counts("T", T)
     keep = p > 0  # items never tested do not contribute
     p, lq = p[keep], _log1m(q[keep])
     out = np.array([float(p @ _pow1m(lq, t)) for t in ts.ravel()]).reshape(ts.shape)
@@ -95,8 +80,8 @@ def memorizer_chain_error(p, T, T0, generations) -> np.ndarray | float:
     sum_i p_i [1 - (1 - (1 - p_i)^{T0})^n] rises with n ("shifted scaling").
     T and generations broadcast against each other; the result has the broadcast shape.
     """
-    p = _check_prob("p", p)
-    ts, t_scalar = _check_counts("T", T)
+    p = check_prob("p", p)
+    ts, t_scalar = check_counts("T", T)
     T0 = check_int("T0", T0, low=1)
     gens, g_scalar = _check_generations(generations)
     ts_b, gens_b = np.broadcast_arrays(ts, gens)
@@ -123,7 +108,7 @@ def resampling_chain(p, T0: int, generations, rng: SeedLike = None) -> np.ndarra
     ``generations``: an int n (returns q_n, shape (N,)) or a sequence of generation indices
     (returns the stacked q_g, shape (len, N), in the order given).
     """
-    p = _check_prob("p", p)
+    p = check_prob("p", p)
     T0 = check_int("T0", T0, low=1)
     gens, scalar = _check_generations(generations)
     rng = as_rng(rng)
@@ -165,8 +150,8 @@ def resampling_chain_error(p, T, T0, generations) -> np.ndarray | float:
     Cost O(N T0 + n T0^2) time, O(T0^2) memory: meant for T0 up to a few thousand.
     T and generations broadcast; the result has the broadcast shape.
     """
-    p = _check_prob("p", p)
-    ts, t_scalar = _check_counts("T", T)
+    p = check_prob("p", p)
+    ts, t_scalar = check_counts("T", T)
     T0 = check_int("T0", T0, low=1)
     gens, g_scalar = _check_generations(generations)
     ts_b, gens_b = np.broadcast_arrays(ts, gens)
@@ -222,31 +207,6 @@ class Memorizer:
         return float(np.asarray(p)[self.table_ != np.asarray(labels)].sum())
 
 
-class _Sampler:
-    """Draws i.i.d. indices from a probability vector by inverting its CDF (zero-mass items never drawn)."""
-
-    def __init__(self, q: np.ndarray):
-        self.cdf = np.cumsum(q)
-        self.n = q.size
-
-    def __call__(self, size: int, rng: np.random.Generator) -> np.ndarray:
-        u = rng.random(size) * self.cdf[-1]
-        return np.minimum(np.searchsorted(self.cdf, u, side="right"), self.n - 1)
-
-
-def _mc(samples: list[np.ndarray], shape: tuple, scalar: bool) -> MCEstimate:
-    arr = np.asarray(samples)  # (n_trials, len)
-    mean = arr.mean(0).reshape(shape)
-    se = (arr.std(0, ddof=1) / np.sqrt(arr.shape[0])).reshape(shape)
-    if scalar:
-        return MCEstimate(float(mean), float(se), arr.shape[0])
-    return MCEstimate(mean, se, arr.shape[0])
-
-
-def _check_trials(n_trials: int) -> int:
-    return check_int("n_trials", n_trials, low=2)
-
-
 def simulate_memorizer(p, q, T, *, n_trials: int = 100, rng: SeedLike = None,
                        n_labels: int = 10) -> MCEstimate:
     """Monte Carlo twin of :func:`expected_error`: draw T inputs from q, label them with a random
@@ -254,21 +214,21 @@ def simulate_memorizer(p, q, T, *, n_trials: int = 100, rng: SeedLike = None,
 
     For an array T each trial draws max(T) inputs and trains one memoriser per prefix of length T.
     """
-    p = _check_prob("p", p)
-    q = _check_prob("q", q)
+    p = check_prob("p", p)
+    q = check_prob("q", q)
     if p.shape != q.shape:
         raise ValueError(f"`p` and `q` must have the same shape, got {p.shape} and {q.shape}")
-    ts, scalar = _check_counts("T", T)
-    n_trials = _check_trials(n_trials)
+    ts, scalar = check_counts("T", T)
+    n_trials = check_trials(n_trials)
     rng = as_rng(rng)
     flat = ts.ravel().astype(np.int64)
-    draw = _Sampler(q)
+    draw = Sampler(q)
     samples = []
     for _ in range(n_trials):
         labels = rng.integers(0, n_labels, p.size)  # f*
         x = draw(int(flat.max()), rng)
         samples.append([Memorizer(p.size).fit(x[:t], labels[x[:t]]).error(p, labels) for t in flat])
-    return _mc(samples, ts.shape, scalar)
+    return mc_estimate(samples, ts.shape, scalar)
 
 
 def simulate_memorizer_chain(p, T, T0, generations, *, n_trials: int = 100, rng: SeedLike = None,
@@ -276,15 +236,15 @@ def simulate_memorizer_chain(p, T, T0, generations, *, n_trials: int = 100, rng:
     """Monte Carlo twin of :func:`memorizer_chain_error`: a real chain of memorisers, each trained on
     T0 inputs from p labelled by its predecessor (generation 0's teacher is the true f*), and the
     final model trained on T inputs labelled by generation n."""
-    p = _check_prob("p", p)
-    ts, t_scalar = _check_counts("T", T)
+    p = check_prob("p", p)
+    ts, t_scalar = check_counts("T", T)
     T0 = check_int("T0", T0, low=1)
     gens, g_scalar = _check_generations(generations)
-    n_trials = _check_trials(n_trials)
+    n_trials = check_trials(n_trials)
     rng = as_rng(rng)
     ts_b, gens_b = np.broadcast_arrays(ts, gens)
     pairs = list(zip(ts_b.ravel().astype(np.int64), gens_b.ravel()))
-    draw = _Sampler(p)
+    draw = Sampler(p)
     samples = []
     for _ in range(n_trials):
         truth = rng.integers(0, n_labels, p.size)
@@ -294,18 +254,18 @@ def simulate_memorizer_chain(p, T, T0, generations, *, n_trials: int = 100, rng:
             teachers.append(Memorizer(p.size).fit(x, teachers[-1][x]).table_)
         x = draw(int(ts_b.max()), rng)
         samples.append([Memorizer(p.size).fit(x[:t], teachers[n][x[:t]]).error(p, truth) for t, n in pairs])
-    return _mc(samples, ts_b.shape, t_scalar and g_scalar)
+    return mc_estimate(samples, ts_b.shape, t_scalar and g_scalar)
 
 
 def simulate_resampling_chain(p, T, T0, generations, *, n_trials: int = 100, rng: SeedLike = None,
                               n_labels: int = 10) -> MCEstimate:
     """Monte Carlo twin of :func:`resampling_chain_error`: run :func:`resampling_chain` to q_n, draw
     T inputs from q_n (labels correct), fit a :class:`Memorizer` and measure its error on p."""
-    p = _check_prob("p", p)
-    ts, t_scalar = _check_counts("T", T)
+    p = check_prob("p", p)
+    ts, t_scalar = check_counts("T", T)
     T0 = check_int("T0", T0, low=1)
     gens, g_scalar = _check_generations(generations)
-    n_trials = _check_trials(n_trials)
+    n_trials = check_trials(n_trials)
     rng = as_rng(rng)
     ts_b, gens_b = np.broadcast_arrays(ts, gens)
     uniq = sorted(set(int(g) for g in gens_b.ravel()))
@@ -313,10 +273,10 @@ def simulate_resampling_chain(p, T, T0, generations, *, n_trials: int = 100, rng
     for _ in range(n_trials):
         truth = rng.integers(0, n_labels, p.size)
         qs = dict(zip(uniq, resampling_chain(p, T0, uniq, rng)))
-        draws = {n: _Sampler(qs[n])(int(ts_b.max()), rng) for n in uniq}
+        draws = {n: Sampler(qs[n])(int(ts_b.max()), rng) for n in uniq}
         row = []
         for t, n in zip(ts_b.ravel().astype(np.int64), gens_b.ravel()):
             x = draws[int(n)][:t]
             row.append(Memorizer(p.size).fit(x, truth[x]).error(p, truth))
         samples.append(row)
-    return _mc(samples, ts_b.shape, t_scalar and g_scalar)
+    return mc_estimate(samples, ts_b.shape, t_scalar and g_scalar)

@@ -1,0 +1,126 @@
+"""Helpers shared by the Tale of Tails experiments."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from collapselab import stats
+from collapselab.core import Results, Verdict
+
+Z_MAX = 4.0  # |MC - exact| / stderr allowed at every point (P(|z| > 4) = 6e-5 per point under the null)
+
+
+def _logspace(lo: float, hi: float, n: int) -> list[float]:
+    return [float(t) for t in np.unique(np.round(np.logspace(math.log10(lo), math.log10(hi), n)))]
+
+
+def _long(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Explode the list metrics (ts, errors, stderr) to one row per (curve, T); average replicates.
+
+    MC replicates combine as the mean of means with stderr sqrt(sum se^2) / R; exact curves repeat.
+    """
+    rows = []
+    for _, r in frame.iterrows():
+        se = r["stderr"] if isinstance(r.get("stderr"), list) else [0.0] * len(r["ts"])
+        for t, e, s in zip(r["ts"], r["errors"], se):
+            rows.append({**{k: r[k] for k in keys}, "T": float(t), "error": float(e), "stderr": float(s)})
+    long = pd.DataFrame(rows)
+    g = long.groupby(keys + ["T"], sort=True, dropna=False)
+    out = g.agg(error=("error", "mean"), se2=("stderr", lambda s: float(np.sum(np.square(s)))),
+                reps=("error", "size")).reset_index()
+    out["stderr"] = np.sqrt(out.pop("se2")) / out["reps"]
+    return out
+
+
+def _z_table(long: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Join MC rows with exact rows at equal keys and T; z = (MC - exact) / stderr."""
+    mc = long[long["kind"] == "mc"].drop(columns="kind")
+    ex = long[long["kind"] == "mc-exact"].drop(columns=["kind", "stderr", "reps"])
+    z = mc.merge(ex, on=keys + ["T"], suffixes=("_mc", "_exact"))
+    z["diff"] = z["error_mc"] - z["error_exact"]
+    # a point where every trial gave the same error (e.g. all head items seen) has no sampling error
+    # to scale by; it is reported, not z-scored
+    varied = z["stderr"] > 1e-9 * z["error_mc"].abs()  # rounding leaves ~1e-17 where all trials agree
+    z["z"] = np.where(varied, z["diff"] / z["stderr"].where(varied, 1.0), np.nan)
+    return z
+
+
+def _check_z(tables_key: str):
+    def check(r: Results) -> Verdict:
+        z = r.tables.get(tables_key)
+        if z is None or z.empty:
+            return Verdict.inconclusive("no Monte Carlo points", "needs cells with Monte Carlo trials")
+        scored = z[z["z"].notna()]
+        if scored.empty:
+            return Verdict.inconclusive("every Monte Carlo point had zero variance",
+                                        "needs more Monte Carlo trials per point (--set mc_trials=...)")
+        worst = float(np.abs(scored["z"]).max())
+        flat = z[z["z"].isna()]
+        extra = (f"; {len(flat)} zero-variance points not scored (max |diff| {np.abs(flat['diff']).max():.2g})"
+                 if len(flat) else "")
+        return Verdict.check(worst <= Z_MAX, f"max |MC - exact| / stderr = {worst:.2f} over {len(scored)} points "
+                             f"(allowed {Z_MAX}){extra}")
+    return check
+
+
+def _mc_cells(p, builder) -> list[dict]:
+    return [dict(c, kind=kind) for c in builder(p) for kind in ("mc", "mc-exact")]
+
+
+
+
+def gcd_model_kwargs(cell: dict) -> dict:
+    """The GCDLearner arguments a GCD cell carries."""
+    return {k: cell[k] for k in ("d_model", "n_layers", "n_heads", "lr", "batch_size")}
+
+
+def gcd_score(learner, task, values: list[int], test: tuple, uniform: tuple) -> dict:
+    """Accuracy per GCD value on the test pairs (NaN for a value without pairs) and on uniform pairs."""
+    from collapselab.zipf import accuracy_by_value
+
+    ta, tb, tg = test
+    acc = accuracy_by_value(learner.predict(ta, tb), tg)
+    ua, ub = uniform
+    return {"accuracy": [acc.get(v, float("nan")) for v in values],
+            "uniform_accuracy": float(np.mean(learner.predict(ua, ub) == np.gcd(ua, ub)))}
+
+
+def mc_groups(simulate, *args, n_trials: int, n_groups: int, rng, **kwargs) -> dict:
+    """Run a Monte Carlo twin as ``n_groups`` independent groups of ``n_trials // n_groups`` trials.
+
+    Returns the pooled mean and standard error per point (``errors``, ``stderr``) and the group means
+    (``group_errors``, one list per group): a statistic fitted per group (a slope) gets an honest standard
+    error across groups, which the per-point SEs cannot give (the points of one trial share its draws)."""
+    per = max(2, n_trials // n_groups)
+    ests = [simulate(*args, n_trials=per, rng=rng, **kwargs) for _ in range(n_groups)]
+    means = np.array([np.asarray(e.mean, dtype=float) for e in ests])
+    ses = np.array([np.asarray(e.se, dtype=float) for e in ests])
+    return {"errors": means.mean(0).tolist(), "stderr": (np.sqrt((ses**2).sum(0)) / n_groups).tolist(),
+            "group_errors": means.tolist()}
+
+
+def group_slopes(ts, group_errors, window: tuple[float, float]) -> stats.MCEstimate | None:
+    """Log-log slope of error on T inside ``window``, fitted per Monte Carlo group; mean +- SE across groups
+    (None with fewer than 2 points in the window or 2 groups)."""
+    ts = np.asarray(ts, dtype=float)
+    sel = (ts >= window[0]) & (ts <= window[1])
+    g = np.asarray(group_errors, dtype=float)[..., sel]
+    if sel.sum() < 2 or g.shape[0] < 2 or np.any(g <= 0):
+        return None
+    return stats.mean_se([np.polyfit(np.log(ts[sel]), np.log(row), 1)[0] for row in g])
+
+
+def rel_match(estimate: float, se: float, target: float, margin: float, n: int | None = None) -> stats.Decision:
+    """TOST of estimate / target - 1 against +-margin (relative), the SE scaled alike; Student's t with n - 1
+    degrees of freedom when the SE comes from n independent groups, else normal."""
+    df = n - 1 if n is not None and n > 1 else None
+    return stats.matches(stats.from_estimate(estimate / target - 1, se / abs(target), df, n=n or 0), margin=margin)
+
+
+def decide(parts: list[tuple[str, stats.Decision]], head: str = "") -> Verdict:
+    """The verdict of a conjunction of labelled decisions (:func:`collapselab.stats.all_of`)."""
+    d = stats.all_of(parts)
+    return Verdict(d.status, head + d.text, d.needs)

@@ -1,0 +1,45 @@
+"""Claim checks of tale-of-tails/bigram on hand-written tables, and the rate prediction."""
+
+import pandas as pd
+import pytest
+
+from collapselab.core.testing import judge
+from collapselab.experiments.tale_of_tails.bigram import predicted_rate
+
+E = "tale-of-tails/bigram"
+
+
+def test_predicted_rate():
+    assert predicted_rate(1.5) == pytest.approx(-1 / 3)
+    assert predicted_rate(3.0) == pytest.approx(-0.5)
+
+
+def rates(slope, se=0.005):
+    return pd.DataFrame({"beta": [1.5, 3.0], "of": ["E/lnT", "E"], "slope": [slope * 2 / 3, slope],
+                         "slope_se": [se] * 2, "groups": [5, 5], "exact_slope": [-0.33, -0.49],
+                         "predicted": [-1 / 3, -0.5]})
+
+
+def test_clean_rate():
+    assert judge(E, "clean-rate", {"rates": rates(-0.49)}).status == "PASS"
+    assert judge(E, "clean-rate", {"rates": rates(-0.35)}).status == "FAIL"
+    assert judge(E, "clean-rate", {"rates": rates(-0.5, se=0.2)}).status == "INCONCLUSIVE"
+
+
+def floors(ratio, reached=True):
+    return pd.DataFrame({"beta": [2.5], "k": [10], "T": [1e6], "E_mc": [0.04 * ratio], "se": [1e-4],
+                         "tail_mass": [0.04], "E_clean_exact": [0.001], "reached": [reached]})
+
+
+def test_cut_floor():
+    assert judge(E, "cut-floor", {"floors": floors(1.02)}).status == "PASS"
+    assert judge(E, "cut-floor", {"floors": floors(1.5)}).status == "FAIL"
+    assert judge(E, "cut-floor", {"floors": floors(1.0, reached=False)}).status == "INCONCLUSIVE"
+
+
+def test_exact_cut_floor():
+    t = pd.DataFrame({"beta": [2.5], "k": [10], "tail_mass": [0.04], "E_Tmax": [0.041], "ratio": [1.02],
+                      "slope_last_decade": [-0.01], "E_clean_Tmax": [0.001], "reached": [True]})
+    assert judge(E, "exact-cut-floor", {"exact_floors": t}).status == "PASS"
+    assert judge(E, "exact-cut-floor", {"exact_floors": t.assign(ratio=1.3)}).status == "FAIL"
+    assert judge(E, "exact-cut-floor", {"exact_floors": t.assign(reached=False)}).status == "INCONCLUSIVE"
