@@ -390,7 +390,8 @@ def matches(cmp: Comparison, *, margin: float, alpha: float = 0.05) -> Decision:
         return Decision("PASS", text)
     if abs(eq.estimate) > margin and eq.halfwidth <= margin:
         return Decision("FAIL", text)
-    return Decision("INCONCLUSIVE", text, _more_data(eq, margin))
+    room = margin - abs(eq.estimate)  # the half-width that would fit the interval inside the margin
+    return Decision("INCONCLUSIVE", text, _more_data(eq, room if room > 0 else margin))
 
 
 def at_most(cmp: Comparison, *, resolution: float, margin: float = 0.0, alpha: float = 0.05) -> Decision:

@@ -28,6 +28,8 @@ def test_verdict_and_evaluation():
     assert empty[0].status == "INCONCLUSIVE" and empty[0].needs
     with pytest.raises(ValueError, match="status"):
         Verdict("MAYBE", "x")
+    with pytest.raises(ValueError, match="needs"):
+        Verdict.inconclusive("too few points", "")
     with pytest.raises(ValueError, match="kind"):
         Claim("x", "y", lambda r: None, kind="vibes")
 

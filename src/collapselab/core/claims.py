@@ -53,8 +53,10 @@ class Verdict:
         return cls("PASS" if bool(ok) else "FAIL", measured)
 
     @classmethod
-    def inconclusive(cls, measured: str, needs: str = "") -> Verdict:
+    def inconclusive(cls, measured: str, needs: str) -> Verdict:
         """Not enough data to judge; ``needs`` says what would ("needs >= 20 seeds", "needs preset full")."""
+        if not needs:
+            raise ValueError("an INCONCLUSIVE verdict must say what would make the claim judgeable (`needs`)")
         return cls("INCONCLUSIVE", measured, needs)
 
     @classmethod

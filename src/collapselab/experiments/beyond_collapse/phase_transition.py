@@ -119,7 +119,8 @@ def _check_side(r: Results, below: bool, tol: float) -> Verdict:
         sel = s[s["p"] >= s["p_star"] + margin]
         gap = (sel["accuracy"] - (1 - sel["bayes"])).abs()
     if sel.empty:
-        return Verdict.inconclusive(f"no grid point {'below' if below else 'above'} p* by {margin}")
+        return Verdict.inconclusive(f"no grid point {'below' if below else 'above'} p* by {margin}",
+                                    "needs a p grid reaching past p* (--set ps=...)")
     worst = sel.loc[gap.idxmax()]
     return Verdict.check(gap.max() <= tol,
                          f"N={int(s['n'].max())}: max |acc - {'Bayes' if below else '(1 - Bayes)'}| = "
@@ -132,7 +133,8 @@ def _check_transition(r: Results) -> Verdict:
     grid_max = float(r.tables["summary"]["p"].max())
     t = t[t["p_star"] < grid_max]
     if t.empty:
-        return Verdict.inconclusive("no verifier with p* inside the p grid")
+        return Verdict.inconclusive("no verifier with p* inside the p grid",
+                                    "needs verifiers whose p* lies inside the p grid")
     if t["crossing"].isna().any():
         return Verdict.check(False, "accuracy never crosses 1/2 for "
                              + ", ".join(_verifier_label(a, b) for a, b in
