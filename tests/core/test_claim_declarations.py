@@ -39,3 +39,12 @@ def test_every_claim_is_named_by_a_unit_test():
     missing = [f"{n}/{c.id}" for n, e in BUILTIN.items() for c in e.claims
                if f'"{c.id}"' not in text and f"'{c.id}'" not in text]
     assert not missing, f"claims no test names (give each a PASS and a FAIL case with core.testing.judge): {missing}"
+
+
+def test_claims_doc_lists_every_claim():
+    """docs/claims.md is regenerated (make claims-doc) whenever a claim is added or renamed."""
+    doc = (TESTS.parent / "docs" / "claims.md").read_text(encoding="utf-8")
+    sections = {s.split("\n", 1)[0].split(" (preset")[0].strip(): s for s in doc.split("\n## ")[1:]}
+    stale = [f"{n}/{c.id}" for n, e in BUILTIN.items() for c in e.claims
+             if f"| {c.id} | {c.kind} |" not in sections.get(n, "")]
+    assert not stale, f"docs/claims.md is stale (run make claims-doc after a quick reproduction): {stale}"

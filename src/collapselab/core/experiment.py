@@ -73,8 +73,6 @@ class CellContext:
         (``name`` None: from the cell seed itself, as before sub-streams existed)."""
         import torch
 
-        if name is not None and name in ("cpu", "cuda", "mps") or (name or "").startswith("cuda:"):
-            device, name = name, None  # the older call form torch_generator(device)
         g = torch.Generator(device=device or self.device)
         g.manual_seed(self.seed if name is None else self.substream_seed(name, *idx))
         return g

@@ -64,7 +64,7 @@ def run_cell(cell: dict, ctx: CellContext) -> dict:
     k = int(max(ytr.max(), yte.max())) + 1
     model = train_posterior(cell["method"], spec, xtr, ytr, k, ctx.seed, dev)
     model.reseed(ctx.seed)
-    gen = ctx.torch_generator(dev)
+    gen = ctx.torch_generator(device=dev)
     x, y = xte[: cell["n_eval"]], yte[: cell["n_eval"]]
     clean = _scores(model, x, cell["eval_samples"])
     ok = clean["pred"] == y  # detection is judged on inputs the model gets right

@@ -64,7 +64,7 @@ def run_cell(cell: dict, ctx: CellContext) -> dict:
     model = train_posterior(cell["method"], spec, xtr, ytr, k, ctx.seed, dev)
     source = model if cell["method"] == "map" else train_posterior("map", spec, xtr, ytr, k, ctx.seed + 1, dev)
     x, y = xte[: cell["n_eval"]], yte[: cell["n_eval"]]
-    gen = ctx.torch_generator(dev)
+    gen = ctx.torch_generator(device=dev)
     single = model.sample_view(0) if hasattr(model, "sample_view") else None
     rows = []
     for eps in cell["epsilons"]:

@@ -65,7 +65,7 @@ def run_cell(cell: dict, ctx: CellContext) -> dict:
     x_ood = torch.as_tensor(d.x_test, device=dev)[~torch.isin(all_y, torch.tensor(inside, device=dev))]
     model = train_posterior(cell["method"], spec, xtr, ytr, len(inside), ctx.seed, dev)
     model.reseed(ctx.seed)
-    gen = ctx.torch_generator(dev)
+    gen = ctx.torch_generator(device=dev)
     n = cell["n_eval"]
     x_in, y_in, x_ood = xte[:n], yte[:n], x_ood[:n]
     ind = _scores(model, x_in, cell["eval_samples"])
