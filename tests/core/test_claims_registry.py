@@ -62,7 +62,7 @@ def test_cell_context_named_substreams():
     import torch
 
     assert torch.equal(torch.rand(3, generator=g1), torch.rand(3, generator=g2))
-    assert ctx.torch_generator("cpu").initial_seed() == 7  # the older form torch_generator(device)
+    assert ctx.torch_generator(device="cpu").initial_seed() == 7  # no name: the cell seed itself
     with pytest.raises(ValueError, match="name"):
         ctx.generator("")
 
