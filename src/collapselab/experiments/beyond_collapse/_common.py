@@ -1,13 +1,21 @@
-"""Helpers shared by the beyond-collapse experiments: the mixture mean, and the one comparison of two
-selection strategies across seeds that the eigenvalue and summarisation claims use."""
+"""Helpers shared by the beyond-collapse experiments: the Gaussian-mixture parameters and mean, and the one
+comparison of two selection strategies across seeds that the eigenvalue and summarisation claims use."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
 from collapselab import stats
-from collapselab.core import Verdict
+from collapselab.core import Params, Verdict
+
+
+class MixtureParams(Params):
+    """The Gaussian mixture x = y mu + z (Sigma = I, mu = ||mu|| e_1) of the synthetic-selection experiments."""
+
+    d: int = Field(20, ge=1, description="dimension of the Gaussian mixture")
+    mu_norm: float = Field(1.0, gt=0, description="||mu|| (Sigma = I): Bayes accuracy Phi(||mu||)")
 
 
 def _mu(d: int, norm: float) -> np.ndarray:

@@ -9,10 +9,10 @@ import pandas as pd
 from pydantic import Field
 
 from collapselab import stats
-from collapselab.core import CellContext, Claim, Experiment, Params, Results, Verdict, register
+from collapselab.core import CellContext, Claim, Experiment, Results, Verdict, register
 from collapselab.core.plotting import colors, new_figure
 from collapselab.experiments._papers import BEYOND_COLLAPSE
-from collapselab.experiments.beyond_collapse._common import _mu
+from collapselab.experiments.beyond_collapse._common import MixtureParams, _mu
 from collapselab.verification import (
     LabelFlipGenerator,
     LinearGenerator,
@@ -26,9 +26,8 @@ from collapselab.verification import (
 )
 
 
-class LinearVerifierParams(Params):
-    d: int = Field(20, ge=2, description="dimension of the Gaussian mixture")
-    mu_norm: float = Field(1.0, gt=0, description="||mu|| (Sigma = I)")
+class LinearVerifierParams(MixtureParams):
+    d: int = Field(20, ge=2, description="dimension of the Gaussian mixture")  # w_v spans e_1, e_2
     flip_ps: list[float] = Field([0.2, 0.4, 0.6, 0.8], description="label-flip generators' p")
     linear_n_reals: list[int] = Field([4, 8], description="realistic generators: a least-squares "
                                       "classifier fitted on this many real samples")

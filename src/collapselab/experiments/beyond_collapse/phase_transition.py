@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from collapselab.core import CellContext, Claim, Experiment, Params, Results, Verdict, register
+from collapselab.core import CellContext, Claim, Experiment, Results, Verdict, register
 from collapselab.core.plotting import colors, new_figure
 from collapselab.experiments._papers import BEYOND_COLLAPSE
-from collapselab.experiments.beyond_collapse._common import _mu
+from collapselab.experiments.beyond_collapse._common import MixtureParams, _mu
 from collapselab.verification import (
     LabelFlipGenerator,
     RandomPruner,
@@ -21,9 +21,7 @@ from collapselab.verification import (
 )
 
 
-class PhaseParams(Params):
-    d: int = Field(20, ge=1, description="dimension of the Gaussian mixture")
-    mu_norm: float = Field(1.0, gt=0, description="||mu|| (Sigma = I): Bayes accuracy Phi(||mu||)")
+class PhaseParams(MixtureParams):
     phis: list[float] = Field([1.0, 0.9, 0.8, 1.0], description="pruner keep rates of correct labels")
     psis: list[float] = Field([0.0, 0.3, 0.2, 1.0], description="pruner keep rates of wrong labels "
                               "(paired with phis)")
