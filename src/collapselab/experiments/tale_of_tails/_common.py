@@ -6,9 +6,10 @@ import math
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
 from collapselab import stats
-from collapselab.core import Results, Verdict
+from collapselab.core import Claim, Params, Results, Verdict
 
 Z_MAX = 4.0  # |MC - exact| / stderr allowed at every point (P(|z| > 4) = 6e-5 per point under the null)
 
@@ -66,10 +67,31 @@ def _check_z(tables_key: str):
     return check
 
 
+def mc_matches_claim(statement: str, source: str) -> Claim:
+    """The ``mc-matches`` consistency claim judged by ``_check_z("mc_z")``; ``{z}`` in ``statement`` is Z_MAX."""
+    return Claim("mc-matches", statement.format(z=Z_MAX), _check_z("mc_z"), source=source, kind="consistency",
+                 test=f"per point z = (MC - exact) / SE; PASS iff max |z| <= {Z_MAX}")
+
+
 def _mc_cells(p, builder) -> list[dict]:
     return [dict(c, kind=kind) for c in builder(p) for kind in ("mc", "mc-exact")]
 
 
+
+
+class GCDModelParams(Params):
+    """The GCD task, transformer and scoring of the GCD experiments (each adds its own training fields)."""
+    base: int = Field(60, ge=2, description="base of the digit tokens (60: divisibility by 2, 3, 4, 5 shows in "
+                                            "the last digit)")
+    max_int: int = Field(3599, ge=2, description="operands a, b uniform on [1, max_int] (3599: two base-60 digits)")
+    batch_size: int = Field(256, ge=1, description="batch size")
+    lr: float = Field(1e-3, gt=0, description="AdamW learning rate")
+    d_model: int = Field(64, ge=4, description="transformer width")
+    n_layers: int = Field(2, ge=1, description="transformer layers")
+    n_heads: int = Field(4, ge=1, description="attention heads")
+    max_value: int = Field(30, ge=1, description="GCD values 1..max_value are scored")
+    per_value: int = Field(100, ge=1, description="test pairs per GCD value")
+    threshold: float = Field(0.5, ge=0, lt=1, description="a value is known when accuracy on its pairs > threshold")
 
 
 def gcd_model_kwargs(cell: dict) -> dict:
@@ -124,3 +146,29 @@ def decide(parts: list[tuple[str, stats.Decision]], head: str = "") -> Verdict:
     """The verdict of a conjunction of labelled decisions (:func:`collapselab.stats.all_of`)."""
     d = stats.all_of(parts)
     return Verdict(d.status, head + d.text, d.needs)
+
+
+def check_slopes(table: str, label, target: str, margin: float, head: str, why: str, needs: str):
+    """A claim check: TOST of the simulated ``slope`` / ``x[target]`` - 1 against +-``margin`` on every row of
+    ``tables[table]`` (SE across ``groups``), labelled by ``label(row)``; inconclusive (why, needs) without rows."""
+    def check(r: Results) -> Verdict:
+        t = r.tables[table]
+        if t.empty:
+            return Verdict.inconclusive(why, needs)
+        parts = [(label(x), rel_match(x["slope"], x["slope_se"], x[target], margin, int(x["groups"])))
+                 for _, x in t.iterrows()]
+        return decide(parts, head)
+    return check
+
+
+def check_plateaus(table: str, label, margin: float, head: str, why: str, needs: str):
+    """A claim check: TOST of the simulated ``E_mc`` / ``tail_mass`` - 1 against +-``margin`` on the rows of
+    ``tables[table]`` that reached their plateau, labelled by ``label(row)``; inconclusive (why, needs) without."""
+    def check(r: Results) -> Verdict:
+        t = r.tables[table]
+        reached = t[t["reached"].astype(bool)] if len(t) else t
+        if reached.empty:
+            return Verdict.inconclusive(why, needs)
+        parts = [(label(x), rel_match(x["E_mc"], x["se"], x["tail_mass"], margin)) for _, x in reached.iterrows()]
+        return decide(parts, head)
+    return check

@@ -11,16 +11,15 @@ from collapselab.core import CellContext, Claim, Experiment, Params, Results, Ve
 from collapselab.core.plotting import colors, new_figure
 from collapselab.experiments._papers import TALE_OF_TAILS
 from collapselab.experiments.tale_of_tails._common import (
-    Z_MAX,
-    _check_z,
     _logspace,
     _long,
     _mc_cells,
     _z_table,
-    decide,
+    check_plateaus,
+    check_slopes,
     group_slopes,
     mc_groups,
-    rel_match,
+    mc_matches_claim,
 )
 from collapselab.regression import fit_power_law
 from collapselab.zipf import TailedBigram, hutter_pp_error, simulate_hutter_pp
@@ -151,26 +150,17 @@ def plot(tables: dict[str, pd.DataFrame], p: BigramParams) -> dict:
     return {"hutter_pp": fig}
 
 
-def _check_bigram_rate(r: Results) -> Verdict:
-    t = r.tables["rates"]
-    if t.empty:
-        return Verdict.inconclusive("no simulated clean-rate run", "needs rate_ts with >= 2 points in the last decade")
-    parts = [(f"beta={x['beta']} ({x['of']}): {x['slope']:.4f}+-{x['slope_se']:.4f} vs {x['predicted']:.4f} "
-              f"(closed form here {x['exact_slope']:.4f})",
-              rel_match(x["slope"], x["slope_se"], x["predicted"], RATE_MARGIN, int(x["groups"])))
-             for _, x in t.iterrows()]
-    return decide(parts, "simulated Hutter++, last-decade slope / prediction - 1: ")
+_check_bigram_rate = check_slopes(
+    "rates", lambda x: (f"beta={x['beta']} ({x['of']}): {x['slope']:.4f}+-{x['slope_se']:.4f} vs "
+                        f"{x['predicted']:.4f} (closed form here {x['exact_slope']:.4f})"),
+    "predicted", RATE_MARGIN, "simulated Hutter++, last-decade slope / prediction - 1: ",
+    "no simulated clean-rate run", "needs rate_ts with >= 2 points in the last decade")
 
-
-def _check_bigram_floor(r: Results) -> Verdict:
-    t = r.tables["floors"]
-    reached = t[t["reached"].astype(bool)] if len(t) else t
-    if reached.empty:
-        return Verdict.inconclusive("no simulated cut reaches its plateau (clean error at T_max above 10% of the lost "
-                                    "mass)", "needs larger simulated T")
-    parts = [(f"beta={x['beta']}, k={int(x['k'])}, T={x['T']:.0e}: E/lost {x['E_mc'] / x['tail_mass']:.4f}",
-              rel_match(x["E_mc"], x["se"], x["tail_mass"], FLOOR_MARGIN)) for _, x in reached.iterrows()]
-    return decide(parts, "simulated Hutter++ on top-k data at the largest T: ")
+_check_bigram_floor = check_plateaus(
+    "floors", lambda x: f"beta={x['beta']}, k={int(x['k'])}, T={x['T']:.0e}: E/lost {x['E_mc'] / x['tail_mass']:.4f}",
+    FLOOR_MARGIN, "simulated Hutter++ on top-k data at the largest T: ",
+    "no simulated cut reaches its plateau (clean error at T_max above 10% of the lost mass)",
+    "needs larger simulated T")
 
 
 def _check_exact_floor(r: Results) -> Verdict:
@@ -217,8 +207,7 @@ register(Experiment(
                   source="derived: docs/tale-of-tails.md#the-tailed-bigram-model-and-hutter", kind="consistency",
                   test="every reached cut: |E(T_max)/lost - 1| <= 0.10 and last-decade slope > -0.1 (an identity "
                        "of the formula as T -> inf)"),
-            Claim("mc-matches", f"Simulated Hutter++ matches the exact expected TV (|z| <= {Z_MAX})", _check_z("mc_z"),
-                  source="derived: docs/tale-of-tails.md#the-tailed-bigram-model-and-hutter", kind="consistency",
-                  test=f"per point z = (MC - exact) / SE; PASS iff max |z| <= {Z_MAX}")],
+            mc_matches_claim("Simulated Hutter++ matches the exact expected TV (|z| <= {z})",
+                             "derived: docs/tale-of-tails.md#the-tailed-bigram-model-and-hutter")],
     version=2,
 ))

@@ -13,16 +13,15 @@ from collapselab.core import CellContext, Claim, Experiment, Params, Results, Ve
 from collapselab.core.plotting import colors, new_figure
 from collapselab.experiments._papers import TALE_OF_TAILS
 from collapselab.experiments.tale_of_tails._common import (
-    Z_MAX,
-    _check_z,
     _logspace,
     _long,
     _mc_cells,
     _z_table,
-    decide,
+    check_plateaus,
+    check_slopes,
     group_slopes,
     mc_groups,
-    rel_match,
+    mc_matches_claim,
 )
 from collapselab.zipf import expected_error, simulate_memorizer, tail_cut, tail_mass, zipf
 
@@ -130,26 +129,16 @@ def plot(tables: dict[str, pd.DataFrame], p: CleanCutParams) -> dict:
     return {"error_vs_T": fig, "mc_vs_exact": fig2}
 
 
-def _check_clean_slope(r: Results) -> Verdict:
-    s = r.tables["slopes"]
-    if s.empty:
-        return Verdict.inconclusive("no simulated clean curve", "needs clean (k = 0) simulations")
-    parts = [(f"beta={x['beta']}: {x['slope']:.4f}+-{x['slope_se']:.4f} vs {x['theory']:.4f} (closed form at this "
-              f"support {x['exact_slope']:.4f})",
-              rel_match(x["slope"], x["slope_se"], x["theory"], SLOPE_MARGIN, int(x["groups"])))
-             for _, x in s.iterrows()]
-    return decide(parts, "simulated slope / -(1-1/beta) - 1: ")
+_check_clean_slope = check_slopes(
+    "slopes", lambda x: (f"beta={x['beta']}: {x['slope']:.4f}+-{x['slope_se']:.4f} vs {x['theory']:.4f} (closed "
+                         f"form at this support {x['exact_slope']:.4f})"),
+    "theory", SLOPE_MARGIN, "simulated slope / -(1-1/beta) - 1: ",
+    "no simulated clean curve", "needs clean (k = 0) simulations")
 
-
-def _check_cut_plateau(r: Results) -> Verdict:
-    t = r.tables["plateaus"]
-    t = t[t["reached"].astype(bool)] if len(t) else t
-    if t.empty:
-        return Verdict.inconclusive("no simulated cut reaches its plateau by the largest T",
-                                    "needs larger simulated T (T >> k^beta)")
-    parts = [(f"beta={x['beta']}, k={int(x['k'])}, T={x['T']:.0e}: E/tail={x['E_mc'] / x['tail_mass']:.4f}",
-              rel_match(x["E_mc"], x["se"], x["tail_mass"], PLATEAU_MARGIN)) for _, x in t.iterrows()]
-    return decide(parts, "simulated error at the two largest T against the lost tail mass: ")
+_check_cut_plateau = check_plateaus(
+    "plateaus", lambda x: f"beta={x['beta']}, k={int(x['k'])}, T={x['T']:.0e}: E/tail={x['E_mc'] / x['tail_mass']:.4f}",
+    PLATEAU_MARGIN, "simulated error at the two largest T against the lost tail mass: ",
+    "no simulated cut reaches its plateau by the largest T", "needs larger simulated T (T >> k^beta)")
 
 
 def _check_exact_plateau(r: Results) -> Verdict:
@@ -188,8 +177,7 @@ register(Experiment(
             Claim("exact-plateau", "The closed form at T_max and T_max/10 equals the lost tail mass within 5%",
                   _check_exact_plateau, source="derived: docs/tale-of-tails.md#the-memoriser", kind="consistency",
                   test="max relative deviation over the cuts <= 0.05 (an identity of the formula as T -> inf)"),
-            Claim("mc-matches", f"The simulated memoriser matches the closed form (|z| <= {Z_MAX} at every point)",
-                  _check_z("mc_z"), source="derived: docs/tale-of-tails.md#the-memoriser", kind="consistency",
-                  test=f"per point z = (MC - exact) / SE; PASS iff max |z| <= {Z_MAX}")],
+            mc_matches_claim("The simulated memoriser matches the closed form (|z| <= {z} at every point)",
+                             "derived: docs/tale-of-tails.md#the-memoriser")],
     version=2,
 ))

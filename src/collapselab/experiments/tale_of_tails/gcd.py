@@ -8,28 +8,17 @@ import pandas as pd
 from pydantic import Field
 
 from collapselab import stats
-from collapselab.core import CellContext, Claim, Experiment, Params, Results, Verdict, register
+from collapselab.core import CellContext, Claim, Experiment, Results, Verdict, register
 from collapselab.core.plotting import new_figure
 from collapselab.experiments._papers import TALE_OF_TAILS
-from collapselab.experiments.tale_of_tails._common import gcd_model_kwargs, gcd_score
+from collapselab.experiments.tale_of_tails._common import GCDModelParams, gcd_model_kwargs, gcd_score
 
 RESOLUTION = 1.0  # values: a CI half-width this small could have shown one more value lost per seed
 
 
-class GCDParams(Params):
-    base: int = Field(60, ge=2, description="base of the digit tokens (60: divisibility by 2, 3, 4, 5 shows in "
-                                            "the last digit)")
-    max_int: int = Field(3599, ge=2, description="operands a, b uniform on [1, max_int] (3599: two base-60 digits)")
+class GCDParams(GCDModelParams):
     T0: int = Field(51200, ge=1, description="fresh training pairs per generation, one pass (online)")
     generations: int = Field(2, ge=1, description="own-data generations after generation 0 (clean)")
-    batch_size: int = Field(256, ge=1, description="batch size")
-    lr: float = Field(1e-3, gt=0, description="AdamW learning rate")
-    d_model: int = Field(64, ge=4, description="transformer width")
-    n_layers: int = Field(2, ge=1, description="transformer layers")
-    n_heads: int = Field(4, ge=1, description="attention heads")
-    max_value: int = Field(30, ge=1, description="GCD values 1..max_value are scored")
-    per_value: int = Field(100, ge=1, description="test pairs per GCD value")
-    threshold: float = Field(0.5, ge=0, lt=1, description="a value is known when accuracy on its pairs > threshold")
 
 
 def cells(p: GCDParams) -> list[dict]:

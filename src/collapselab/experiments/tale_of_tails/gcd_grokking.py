@@ -11,32 +11,23 @@ import pandas as pd
 from pydantic import Field
 
 from collapselab import stats
-from collapselab.core import CellContext, Claim, Experiment, Params, Results, Verdict, register
+from collapselab.core import CellContext, Claim, Experiment, Results, Verdict, register
 from collapselab.core.plotting import colors, new_figure
 from collapselab.experiments._papers import TALE_OF_TAILS
-from collapselab.experiments.tale_of_tails._common import gcd_model_kwargs, gcd_score
+from collapselab.experiments.tale_of_tails._common import GCDModelParams, gcd_model_kwargs, gcd_score
 
 ACC_RESOLUTION = 0.2  # accuracy on the lost values: a CI half-width this small could have shown recovery
 STEP_RESOLUTION = 100  # optimiser steps: the same for the delay
 
 
-class GrokkingGCDParams(Params):
-    base: int = Field(60, ge=2, description="base of the digit tokens")
-    max_int: int = Field(3599, ge=2, description="operands a, b uniform on [1, max_int]")
+class GrokkingGCDParams(GCDModelParams):
     generator_steps: int = Field(300, ge=1, description="online steps of the clean generator model")
     top_k: int = Field(6, ge=1, description="tail cut: the generator emits only pairs it answers with 1..top_k")
     pis: list[float] = Field([0.0, 0.25], description="fractions of clean pairs in the mixed training data "
                                                       "(0: AI data only, the control)")
     steps: int = Field(700, ge=1, description="online steps of each mixed model")
     eval_every: int = Field(50, ge=1, description="steps between evaluations")
-    batch_size: int = Field(256, ge=1, description="batch size")
-    lr: float = Field(1e-3, gt=0, description="AdamW learning rate")
-    d_model: int = Field(64, ge=4, description="transformer width")
-    n_layers: int = Field(2, ge=1, description="transformer layers")
-    n_heads: int = Field(4, ge=1, description="attention heads")
-    max_value: int = Field(30, ge=1, description="GCD values 1..max_value are scored")
     per_value: int = Field(30, ge=1, description="test pairs per GCD value")
-    threshold: float = Field(0.5, ge=0, lt=1, description="a value is known when accuracy on its pairs > threshold")
 
 
 def cells(p: GrokkingGCDParams) -> list[dict]:

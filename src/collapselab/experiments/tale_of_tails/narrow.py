@@ -7,20 +7,18 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from collapselab.core import CellContext, Claim, Experiment, Params, Results, Verdict, register
+from collapselab.core import CellContext, Claim, Experiment, Params, register
 from collapselab.core.plotting import colors, new_figure
 from collapselab.experiments._papers import TALE_OF_TAILS
 from collapselab.experiments.tale_of_tails._common import (
-    Z_MAX,
-    _check_z,
     _logspace,
     _long,
     _mc_cells,
     _z_table,
-    decide,
+    check_slopes,
     group_slopes,
     mc_groups,
-    rel_match,
+    mc_matches_claim,
 )
 from collapselab.zipf import expected_error, simulate_memorizer, tail_narrow, zipf
 
@@ -100,15 +98,11 @@ def plot(tables: dict[str, pd.DataFrame], p: NarrowParams) -> dict:
     return {"error_vs_T": fig}
 
 
-def _check_narrow(r: Results) -> Verdict:
-    s = r.tables["slopes"]
-    if s.empty:
-        return Verdict.inconclusive("no simulated narrowed curves", "needs beta' > beta pairs")
-    parts = [(f"({x['beta']}, {x['beta_prime']}): {x['slope']:.4f}+-{x['slope_se']:.4f} vs {x['theory']:.4f} "
-              f"(closed form here {x['exact_slope']:.4f})",
-              rel_match(x["slope"], x["slope_se"], x["theory"], SLOPE_MARGIN, int(x["groups"])))
-             for _, x in s.iterrows()]
-    return decide(parts, "simulated slope / -(beta-1)/beta' - 1: ")
+_check_narrow = check_slopes(
+    "slopes", lambda x: (f"({x['beta']}, {x['beta_prime']}): {x['slope']:.4f}+-{x['slope_se']:.4f} vs "
+                         f"{x['theory']:.4f} (closed form here {x['exact_slope']:.4f})"),
+    "theory", SLOPE_MARGIN, "simulated slope / -(beta-1)/beta' - 1: ",
+    "no simulated narrowed curves", "needs beta' > beta pairs")
 
 
 register(Experiment(
@@ -132,8 +126,7 @@ register(Experiment(
                   source="Sec. 2 (tail narrowing)", kind="paper",
                   test="simulated memorisers, log-log slope over slope_window per group of trials; TOST of "
                        "slope / -(beta-1)/beta' - 1 against +-0.10 with the SE across groups, alpha 0.05, every pair"),
-            Claim("mc-matches", f"The simulated memoriser matches the closed form (|z| <= {Z_MAX})", _check_z("mc_z"),
-                  source="derived: docs/tale-of-tails.md#the-memoriser", kind="consistency",
-                  test=f"per point z = (MC - exact) / SE; PASS iff max |z| <= {Z_MAX}")],
+            mc_matches_claim("The simulated memoriser matches the closed form (|z| <= {z})",
+                             "derived: docs/tale-of-tails.md#the-memoriser")],
     version=2,
 ))
