@@ -95,3 +95,15 @@ def test_verdict_all_of_a_conjunction():
     assert Verdict.all_of([("a", p), ("b", p)], head="x: ").status == "PASS"
     many = Verdict.all_of([(str(i), p) for i in range(5)] + [("z", f)])
     assert many.status == "FAIL" and many.measured.startswith("5/6 parts PASS; z: FAIL bad")
+
+
+def test_verdict_every_lists_parts_in_order():
+    from collapselab.stats import Decision
+
+    p, i = Decision("PASS", "ok"), Decision("INCONCLUSIVE", "wide", "needs ~2x")
+    assert Verdict.every([("a", p), ("b", p)], "x").status == "PASS"
+    v = Verdict.every([("a", p), ("b", i)], "x")
+    assert v.status == "INCONCLUSIVE" and v.measured == "a: PASS ok; b: INCONCLUSIVE wide" and v.needs == "b: needs ~2x"
+    assert Verdict.every([("a", i), ("b", Decision("FAIL", "bad"))], "x").status == "FAIL"
+    empty = Verdict.every([], "needs the grid")
+    assert empty.status == "INCONCLUSIVE" and empty.needs == "needs the grid"

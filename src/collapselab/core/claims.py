@@ -66,6 +66,22 @@ class Verdict:
         return cls(decision.status, text, decision.needs)
 
     @classmethod
+    def every(cls, decisions: list[tuple[str, Decision]], empty_needs: str) -> Verdict:
+        """Decisions that must all PASS, listed in order as ``name: STATUS text``: any FAIL fails, else any
+        INCONCLUSIVE is INCONCLUSIVE (with every undecided part's needs); no decision at all is
+        INCONCLUSIVE with ``empty_needs``."""
+        if not decisions:
+            return cls.inconclusive("nothing to judge", empty_needs)
+        text = "; ".join(f"{name}: {d.status} {d.text}" for name, d in decisions)
+        statuses = [d.status for _, d in decisions]
+        if "FAIL" in statuses:
+            return cls.check(False, text)
+        if "INCONCLUSIVE" in statuses:
+            return cls.inconclusive(text, "; ".join(f"{name}: {d.needs}" for name, d in decisions
+                                                    if d.status == "INCONCLUSIVE"))
+        return cls.check(True, text)
+
+    @classmethod
     def all_of(cls, parts: list[tuple[str, Decision]], head: str = "") -> Verdict:
         """The verdict of a conjunction of labelled decisions (:func:`collapselab.stats.all_of`: PASS iff
         every part PASSes, FAIL iff one FAILs). With more than 4 parts the text counts them and lists at

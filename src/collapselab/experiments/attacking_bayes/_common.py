@@ -210,16 +210,7 @@ def check_clean(r: Results) -> Verdict:
 
 def worst(decisions: list[tuple[str, stats.Decision]]) -> Verdict:
     """One verdict from several decisions that must all PASS: any FAIL fails, else any INCONCLUSIVE."""
-    if not decisions:
-        return Verdict.inconclusive("nothing to judge", "needs the grid the claim names")
-    text = "; ".join(f"{name}: {d.status} {d.text}" for name, d in decisions)
-    statuses = [d.status for _, d in decisions]
-    if "FAIL" in statuses:
-        return Verdict.check(False, text)
-    if "INCONCLUSIVE" in statuses:
-        needs = "; ".join(f"{name}: {d.needs}" for name, d in decisions if d.status == "INCONCLUSIVE")
-        return Verdict.inconclusive(text, needs)
-    return Verdict.check(True, text)
+    return Verdict.every(decisions, "needs the grid the claim names")
 
 
 def comparison_row(cmp: stats.Comparison) -> dict[str, float]:

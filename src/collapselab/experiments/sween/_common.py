@@ -200,12 +200,4 @@ def curve(certs: pd.DataFrame, sigma: float, model: str, grid: np.ndarray) -> np
 
 def all_pass(decisions: list[tuple[str, stats.Decision]]) -> Verdict:
     """One verdict from decisions that must all PASS: any FAIL fails, else any INCONCLUSIVE."""
-    if not decisions:
-        return Verdict.inconclusive("nothing to judge", "needs the sigmas and radii the claim names")
-    text = "; ".join(f"{name}: {d.status} {d.text}" for name, d in decisions)
-    statuses = [d.status for _, d in decisions]
-    if "FAIL" in statuses:
-        return Verdict.check(False, text)
-    if "INCONCLUSIVE" in statuses:
-        return Verdict.inconclusive(text, "; ".join(f"{n}: {d.needs}" for n, d in decisions if d.needs))
-    return Verdict.check(True, text)
+    return Verdict.every(decisions, "needs the sigmas and radii the claim names")
