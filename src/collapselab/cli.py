@@ -7,11 +7,14 @@ cancels pending cells at once, says how many finished cells were saved and exits
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -206,49 +209,79 @@ TrackingUriOpt = Annotated[str | None, typer.Option(
 DryRunOpt = Annotated[bool, typer.Option(help="print the plan (cells, stored, estimated time) and run nothing")]
 
 
+@dataclass(frozen=True)
+class SweepOptions:
+    """How `run` and `reproduce` sweep: backend, workers, device, results folder, tracking, strictness."""
+
+    workers: WorkersOpt = None
+    backend: BackendOpt = "local"
+    ray_address: RayAddressOpt = None
+    device: DeviceOpt = "cpu"
+    out: OutOpt = Path("results")
+    strict: StrictOpt = False
+    retry_failed: RetryOpt = False
+    track: TrackOpt = None
+    tracking_uri: TrackingUriOpt = None
+    dry_run: DryRunOpt = False
+
+    @property
+    def n_workers(self) -> int:
+        return self.workers or os.cpu_count() or 1
+
+
+def _sweep_command(command: Callable[..., None]) -> Callable[..., None]:
+    """A command taking ``sweep: SweepOptions`` gets the fields of :class:`SweepOptions` as its command-line
+    options (after its own, in field order; typer reads the signature) and receives them as one object."""
+    own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "sweep"]
+    hints = inspect.get_annotations(SweepOptions, eval_str=True)
+    shared = [inspect.Parameter(f, inspect.Parameter.KEYWORD_ONLY, default=getattr(SweepOptions, f),
+                                annotation=hints[f]) for f in SweepOptions.__dataclass_fields__]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs) -> None:
+        sweep = SweepOptions(**{p.name: kwargs.pop(p.name) for p in shared})
+        return command(**kwargs, sweep=sweep)
+
+    wrapper.__signature__ = inspect.Signature(own + shared)  # type: ignore[attr-defined]
+    return wrapper
+
+
 @app.command("run")
+@_sweep_command
 def run_cmd(
     experiments: Annotated[list[str], typer.Argument(help="one or more paper-slug/experiment names")],
     preset: Annotated[str, typer.Option(help="smoke (seconds), quick (minutes on a CPU) or full")] = "quick",
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a parameter: key=value "
                                                                "(lists comma-separated); repeatable")] = None,
     seeds: Annotated[int | None, typer.Option(help="Monte Carlo replicates per cell")] = None,
-    workers: WorkersOpt = None,
-    backend: BackendOpt = "local",
-    ray_address: RayAddressOpt = None,
-    device: DeviceOpt = "cpu",
-    out: OutOpt = Path("results"),
-    strict: StrictOpt = False,
-    retry_failed: RetryOpt = False,
-    track: TrackOpt = None,
-    tracking_uri: TrackingUriOpt = None,
-    dry_run: DryRunOpt = False,
+    *, sweep: SweepOptions,
 ) -> None:
     """Run (or resume) experiments, then print their claims."""
     from collapselab.core.registry import get_experiment
     from collapselab.core.runner import run_experiment
 
-    _check_sweep_options(backend, workers, device, ray_address)
+    o = sweep
+    _check_sweep_options(o.backend, o.workers, o.device, o.ray_address)
     if seeds is not None and seeds < 1:
         raise UserError(f"--seeds must be >= 1, got {seeds}")
     for name in experiments:  # every name is checked before any work starts
         _user(get_experiment, name)
-    if dry_run:
-        _print_plan(experiments, preset=preset, overrides=set_ or [], seeds=seeds, out=out, device=device,
-                    workers=workers or os.cpu_count() or 1)
+    if o.dry_run:
+        _print_plan(experiments, preset=preset, overrides=set_ or [], seeds=seeds, out=o.out, device=o.device,
+                    workers=o.n_workers)
         return
-    tracker = _tracker(track, out, tracking_uri)
+    tracker = _tracker(o.track, o.out, o.tracking_uri)
     any_fail = False
     for name in experiments:
         with _interruptible():
-            report = _user(run_experiment, name, preset=preset, overrides=set_ or [], seeds=seeds, out_dir=out,
-                           workers=workers or os.cpu_count() or 1, backend=backend, ray_address=ray_address,
-                           device=device, retry_failed=retry_failed, progress=_RichProgress(), on_report=tracker)
+            report = _user(run_experiment, name, preset=preset, overrides=set_ or [], seeds=seeds, out_dir=o.out,
+                           workers=o.n_workers, backend=o.backend, ray_address=o.ray_address, device=o.device,
+                           retry_failed=o.retry_failed, progress=_RichProgress(), on_report=tracker)
         _print_report(report)
         any_fail |= any(c.status in ("FAIL", "ERROR") for c in report.claims)
     if tracker is not None:
         console.print(f"tracked {len(tracker.logged)} run(s) in MLflow at {tracker.uri}")
-    if strict and any_fail:
+    if o.strict and any_fail:
         raise typer.Exit(1)
 
 
@@ -296,39 +329,32 @@ def _tracker(track: str | None, out: Path, uri: str | None):
 
 
 @app.command("reproduce")
+@_sweep_command
 def reproduce_cmd(
     preset: Annotated[str, typer.Option(help="smoke (seconds), quick (minutes per experiment) or full")] = "quick",
     only: Annotated[list[str] | None, typer.Option(help="a paper slug (e.g. strong-collapse); repeatable; "
                                                         "default: every paper")] = None,
-    workers: WorkersOpt = None,
-    backend: BackendOpt = "local",
-    ray_address: RayAddressOpt = None,
-    device: DeviceOpt = "cpu",
-    out: OutOpt = Path("results"),
-    strict: StrictOpt = False,
-    retry_failed: RetryOpt = False,
-    track: TrackOpt = None,
-    tracking_uri: TrackingUriOpt = None,
-    dry_run: DryRunOpt = False,
+    *, sweep: SweepOptions,
 ) -> None:
     """Run every registered experiment (resuming from the store), write the report, summarise the claims."""
     from collapselab.core.params import PRESETS
     from collapselab.core.registry import all_experiments
     from collapselab.core.reproduce import check_only, reproduce
 
+    o = sweep
     if preset not in PRESETS:
         raise UserError(f"unknown preset {preset!r}; valid presets: {', '.join(PRESETS)}")
-    _check_sweep_options(backend, workers, device, ray_address)
+    _check_sweep_options(o.backend, o.workers, o.device, o.ray_address)
     selected = _user(check_only, only)
-    if dry_run:
+    if o.dry_run:
         names = [n for n, e in all_experiments().items() if selected is None or e.paper.slug in selected]
-        _print_plan(names, preset=preset, overrides=[], seeds=None, out=out, device=device,
-                    workers=workers or os.cpu_count() or 1)
+        _print_plan(names, preset=preset, overrides=[], seeds=None, out=o.out, device=o.device,
+                    workers=o.n_workers)
         return
-    tracker = _tracker(track, out, tracking_uri)
+    tracker = _tracker(o.track, o.out, o.tracking_uri)
     with _interruptible():
-        result = _user(reproduce, out, preset=preset, only=only, workers=workers or os.cpu_count() or 1,
-                       backend=backend, ray_address=ray_address, device=device, retry_failed=retry_failed,
+        result = _user(reproduce, o.out, preset=preset, only=only, workers=o.n_workers, backend=o.backend,
+                       ray_address=o.ray_address, device=o.device, retry_failed=o.retry_failed,
                        on_report=lambda r: (_print_report(r), tracker(r) if tracker else None),
                        progress=_RichProgress, on_start=lambda name: console.rule(name))
     console.rule("summary")
@@ -336,7 +362,7 @@ def reproduce_cmd(
     if tracker is not None:
         console.print(f"tracked {len(tracker.logged)} run(s) in MLflow at {tracker.uri}")
     counts = result.counts(kind=None)
-    if strict and (counts["FAIL"] or counts["ERROR"]):
+    if o.strict and (counts["FAIL"] or counts["ERROR"]):
         raise typer.Exit(1)
 
 

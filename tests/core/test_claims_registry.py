@@ -105,5 +105,7 @@ def test_verdict_every_lists_parts_in_order():
     v = Verdict.every([("a", p), ("b", i)], "x")
     assert v.status == "INCONCLUSIVE" and v.measured == "a: PASS ok; b: INCONCLUSIVE wide" and v.needs == "b: needs ~2x"
     assert Verdict.every([("a", i), ("b", Decision("FAIL", "bad"))], "x").status == "FAIL"
+    headed = Verdict.every([("a", p)], "x", head="gap; ")
+    assert headed.status == "PASS" and headed.measured == "gap; a: PASS ok"
     empty = Verdict.every([], "needs the grid")
     assert empty.status == "INCONCLUSIVE" and empty.needs == "needs the grid"

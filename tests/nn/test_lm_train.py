@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from collapselab.nn import DecoderLM
-from collapselab.nn.lm_train import decay_groups, lr_factor, train_lm
+from collapselab.nn.lm_train import decay_groups, epoch_sampler, lr_at, lr_factor, train_lm, train_steps
 
 
 def copy_task(n=256, T=8, vocab=10, seed=0):
@@ -95,3 +95,58 @@ def test_trains_on_cuda_with_bf16_autocast():
     m = model().to("cuda")
     r = train_lm(m, tokens, mask, steps=100, batch_size=32, lr=1e-2, generator=0, device="cuda")
     assert next(m.parameters()).dtype == torch.float32 and sum(r.losses[-10:]) < sum(r.losses[:10])
+
+
+def test_train_steps_takes_any_batch_loss_and_skips_empty_batches():
+    x = torch.randn(32, 3, generator=torch.Generator().manual_seed(0))
+    y = x @ torch.tensor([1.0, -2.0, 0.5])
+    lin = torch.nn.Linear(3, 1)
+    seen = []
+
+    def batch_loss(idx):
+        seen.append(idx.clone())
+        if len(seen) == 1:
+            return None  # nothing to learn: recorded as 0, no optimiser step
+        return ((lin(x[idx]).squeeze(1) - y[idx]) ** 2).mean()
+
+    r = train_steps(lin, 32, batch_loss, steps=200, batch_size=8, lr=5e-2, weight_decay=0.0, warmup=0.0,
+                    min_lr_ratio=1.0, decay_matrices_only=False, generator=0)
+    assert r.losses[0] == 0.0 and r.steps_run == 200 and r.losses[-1] < 0.01 * r.losses[1]
+    assert all(i.dtype == torch.int64 and len(i) == 8 and int(i.max()) < 32 for i in seen)
+    with pytest.raises(ValueError, match="`n`"):
+        train_steps(lin, 0, batch_loss, steps=1)
+
+
+def test_epoch_sampler_sees_every_row_before_repeats_leftovers_first():
+    draws = epoch_sampler(5, torch.Generator().manual_seed(0))
+    got = torch.cat([draws(2) for _ in range(5)])  # 10 indices: two epochs, the 5th straddling them
+    assert got.dtype == torch.int64 and sorted(got[:5].tolist()) == sorted(got[5:].tolist()) == list(range(5))
+    again = epoch_sampler(5, torch.Generator().manual_seed(0))
+    assert torch.equal(torch.cat([again(2) for _ in range(5)]), got)
+
+
+def test_train_steps_accumulates_micro_batches_warms_up_in_steps_and_calls_back():
+    x = torch.randn(24, 3, generator=torch.Generator().manual_seed(0))
+    y = x @ torch.tensor([1.0, -2.0, 0.5])
+
+    def run(batch_size, grad_accum, warmup_steps, steps=6):
+        lin = torch.nn.Linear(3, 1)
+        torch.nn.init.zeros_(lin.weight)
+        torch.nn.init.zeros_(lin.bias)
+        order = iter(torch.arange(24).repeat(10).split(batch_size))
+        calls = []
+        r = train_steps(lin, 24, lambda idx: ((lin(x[idx]).squeeze(1) - y[idx]) ** 2).mean(), steps=steps,
+                        batch_size=batch_size, grad_accum=grad_accum, lr=0.1, weight_decay=0.0, betas=(0.8, 0.9),
+                        warmup_steps=warmup_steps, min_lr_ratio=1.0, grad_clip=None,
+                        sampler=lambda size: next(order), callback=lambda step, seen: calls.append((step, seen)))
+        return lin, r.losses, calls
+
+    # three micro-batches of 4 = one batch of 12 (same rows): same losses and weights up to rounding
+    a, la, ca = run(4, 3, 0)
+    b, lb, cb = run(12, 1, 0)
+    assert la == pytest.approx(lb, rel=1e-5) and torch.allclose(a.weight, b.weight, atol=1e-6)
+    assert ca == cb == [(s, 12 * (s + 1)) for s in range(6)]
+    # integer warm-up: Adam's first update is ~lr * sign(g), so it shows the rate of step 0
+    assert torch.allclose(run(12, 1, 0, steps=1)[0].weight.abs(), torch.full((1, 3), 0.1), rtol=1e-4)
+    assert torch.allclose(run(12, 1, 4, steps=1)[0].weight.abs(), torch.full((1, 3), 0.025), rtol=1e-4)
+    assert lr_at(0, steps=6, lr=0.1, warmup=4) == pytest.approx(0.025) and lr_at(0, steps=6, lr=0.1, warmup=0) == 0.1

@@ -1,7 +1,17 @@
 import pytest
 import torch
 
-from collapselab.nn import MLP, ConvNet, DecoderLM, LeNet, accuracy, fit, init_parameters, sequence_loss
+from collapselab.nn import (
+    MLP,
+    ConvNet,
+    DecoderLM,
+    LeNet,
+    accuracy,
+    fit,
+    init_parameters,
+    iterate_minibatches,
+    sequence_loss,
+)
 
 
 def test_shapes_and_validation():
@@ -95,6 +105,29 @@ def test_fit_multistep_schedule_and_epoch_callback():
     assert [e for e, _ in seen] == [0, 1, 2, 3] and seen[-1][1] > 0.9
     with pytest.raises(ValueError, match="milestones"):
         fit(model, x, y, schedule="multistep")
+
+
+def test_fit_custom_sampler_one_step_per_epoch():
+    x, y = _blobs()
+    sizes, steps = [], []
+
+    def one_subset(n, gen):
+        idx = torch.randperm(n, generator=gen)[:5]
+        sizes.append(len(idx))
+        return [idx]
+
+    model = init_parameters(MLP(2, [8], 2), torch.Generator().manual_seed(0))
+    fit(model, x, y, epochs=6, lr=0.1, sampler=one_subset, on_epoch_end=lambda e, m: steps.append(e),
+        generator=torch.Generator().manual_seed(0))
+    assert sizes == [5] * 6 and steps == list(range(6))
+    default = init_parameters(MLP(2, [8], 2), torch.Generator().manual_seed(0))
+    shuffled = init_parameters(MLP(2, [8], 2), torch.Generator().manual_seed(0))
+    fit(default, x, y, epochs=2, batch_size=16, generator=torch.Generator().manual_seed(1))
+    fit(shuffled, x, y, epochs=2, batch_size=999, generator=torch.Generator().manual_seed(1), autocast=False,
+        sampler=lambda n, gen: iterate_minibatches(n, 16, gen))
+    assert all(torch.equal(a, b) for a, b in zip(default.parameters(), shuffled.parameters()))
+    with pytest.raises(ValueError, match="sampler"):
+        fit(model, x, y, schedule="cosine", sampler=one_subset)
 
 
 def test_multistep_drops_the_rate():

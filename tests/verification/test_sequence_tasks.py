@@ -139,6 +139,27 @@ def test_hf_loader_errors(tmp_path, monkeypatch):
         load_causal_lm(tmp_path)
 
 
+def test_hf_finetune_learns_and_is_reproducible(tmp_path):
+    pytest.importorskip("transformers")
+    from collapselab.lm import save_causal_lm, small_gpt2, train_tokenizer
+    from collapselab.verification._hf import finetune_causal_lm, load_causal_lm
+
+    docs = [f"The {w} sat on the mat, number {i}." for i, w in enumerate(["cat", "dog", "fox", "owl"] * 4)]
+    sums = [d.split()[1] for d in docs]
+    tok = train_tokenizer(docs, vocab_size=260)
+    folder = save_causal_lm(small_gpt2(len(tok), n_layer=1, n_embd=16, n_head=2, n_positions=128,
+                                       generator=torch.Generator().manual_seed(0)), tok, tmp_path / "tiny")
+    runs = []
+    for _ in range(2):
+        model, t = load_causal_lm(folder)
+        runs.append(finetune_causal_lm(model, t, docs, sums, steps=15, batch_size=4, lr=1e-2, generator=3))
+        assert not model.training
+    assert runs[0] == runs[1] and len(runs[0]) == 15
+    assert sum(runs[0][-3:]) < sum(runs[0][:3])
+    with pytest.raises(ValueError, match="same length"):
+        finetune_causal_lm(model, t, docs, sums[:-1], steps=1)
+
+
 def test_cached_and_recomputed_decoding_agree(tiny):
     prompts = torch.randint(0, 5, (4, 3), generator=torch.Generator().manual_seed(2))
     a = beam_search(tiny, prompts, beam_size=3, max_new_tokens=4, stop_token=4, cache=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -393,20 +394,11 @@ def audit(
     x: torch.Tensor,
     y: torch.Tensor,
     config: AttackConfig | None = None,
-    *,
-    eval_samples: int = 100,
-    attack_samples: int = 1,
-    big_step: float = 2.0,
-    one_sample_model: StochasticClassifier | None = None,
-    generator: torch.Generator | int | None = None,
-    **options,
+    **kwargs: Any,
 ) -> dict[str, float]:
-    """Means of :func:`audit_examples` (robust accuracy per variant, the two metrics) and ``faked`` =
-    flawed-all minus correct robust accuracy, in accuracy points (0..1)."""
-    per = audit_examples(
-        model, x, y, config, eval_samples=eval_samples, attack_samples=attack_samples, big_step=big_step,
-        one_sample_model=one_sample_model, generator=generator, **options,
-    )
+    """Means of :func:`audit_examples` (which takes the same arguments: robust accuracy per variant, the
+    two metrics) and ``faked`` = flawed-all minus correct robust accuracy, in accuracy points (0..1)."""
+    per = audit_examples(model, x, y, config, **kwargs)
     out = {k: float(np.mean(v)) for k, v in per.items()}
     out["faked"] = out["all_flaws"] - out["correct"]
     return out

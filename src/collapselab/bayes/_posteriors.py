@@ -176,7 +176,12 @@ def _check_xy(x: torch.Tensor, y: torch.Tensor) -> None:
 
 
 class _TrainsNet:
-    """``fit`` for posteriors built on one net ``self.net`` trained by maximum likelihood (+ weight decay)."""
+    """``fit`` for posteriors whose nets are trained by maximum likelihood (+ weight decay), each with its
+    own batch-order stream: one net ``self.net`` (MAP, MC dropout) or the members of a deep ensemble."""
+
+    def _trained_nets(self) -> list[tuple[nn.Module, int]]:
+        """The (net, batch-order seed) pairs that :meth:`fit` trains."""
+        return [(self.net, self._fit_seed)]
 
     def fit(
         self,
@@ -189,19 +194,14 @@ class _TrainsNet:
         weight_decay: float = 0.0,
         device: str | torch.device = "cpu",
     ) -> Self:
-        """Train ``self.net`` with Adam on cross-entropy; the batch order comes from the seed."""
+        """Train each net with Adam on cross-entropy, the batch order from its seed; ``info_["final_loss"]``
+        is the last epoch's mean loss (averaged over the nets)."""
         _check_xy(x, y)
-        self.info_["final_loss"] = _train(
-            self.net,
-            x,
-            y,
-            self._fit_seed,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            weight_decay=weight_decay,
-            device=device,
-        )
+        losses = [
+            _train(net, x, y, s, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, device=device)
+            for net, s in self._trained_nets()
+        ]
+        self.info_["final_loss"] = float(np.mean(losses))
         return self
 
 
@@ -380,7 +380,7 @@ class MeanFieldVI(Posterior):
         return self
 
 
-class DeepEnsemble(Posterior):
+class DeepEnsemble(_TrainsNet, Posterior):
     """``n_members`` nets trained independently from independent inits and data orders
     (Lakshminarayanan et al. 2017); the posterior is uniform over members. ``n_samples`` = S picks
     every member floor(S/M) times plus a random subset of the rest (S = M: each member once)."""
@@ -416,26 +416,8 @@ class DeepEnsemble(Posterior):
 
         return single
 
-    def fit(
-        self,
-        x: torch.Tensor,
-        y: torch.Tensor,
-        *,
-        epochs: int = 10,
-        batch_size: int = 128,
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
-        device: str | torch.device = "cpu",
-    ) -> DeepEnsemble:
-        _check_xy(x, y)
-        losses = [
-            _train(
-                member, x, y, s, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, device=device
-            )
-            for member, s in zip(self.members, _streams(self._fit_seed, self.n_members))
-        ]
-        self.info_["final_loss"] = float(np.mean(losses))
-        return self
+    def _trained_nets(self) -> list[tuple[nn.Module, int]]:
+        return list(zip(self.members, _streams(self._fit_seed, self.n_members)))
 
 
 class HMC(Posterior):

@@ -66,13 +66,13 @@ class Verdict:
         return cls(decision.status, text, decision.needs)
 
     @classmethod
-    def every(cls, decisions: list[tuple[str, Decision]], empty_needs: str) -> Verdict:
-        """Decisions that must all PASS, listed in order as ``name: STATUS text``: any FAIL fails, else any
-        INCONCLUSIVE is INCONCLUSIVE (with every undecided part's needs); no decision at all is
-        INCONCLUSIVE with ``empty_needs``."""
+    def every(cls, decisions: list[tuple[str, Decision]], empty_needs: str, head: str = "") -> Verdict:
+        """Decisions that must all PASS, listed in order as ``name: STATUS text`` after ``head``: any FAIL
+        fails, else any INCONCLUSIVE is INCONCLUSIVE (with every undecided part's needs); no decision at
+        all is INCONCLUSIVE with ``empty_needs``."""
         if not decisions:
-            return cls.inconclusive("nothing to judge", empty_needs)
-        text = "; ".join(f"{name}: {d.status} {d.text}" for name, d in decisions)
+            return cls.inconclusive(head + "nothing to judge", empty_needs)
+        text = head + "; ".join(f"{name}: {d.status} {d.text}" for name, d in decisions)
         statuses = [d.status for _, d in decisions]
         if "FAIL" in statuses:
             return cls.check(False, text)

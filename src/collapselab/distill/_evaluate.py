@@ -14,6 +14,7 @@ from collapselab._rng import as_torch_generator, resolve_device
 from collapselab._validation import check_choice, check_int, check_real
 from collapselab.distill._dataset import DistilledSet, as_arrays
 from collapselab.distill._inner import fresh_model, soft_cross_entropy
+from collapselab.nn.train import fit
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,16 @@ class Evaluation:
     test_accs: list[float]
     val_by_steps: dict[int, float] = field(default_factory=dict)
     test_by_steps: dict[int, float] = field(default_factory=dict)
+
+
+def _one_batch(batch_size: int | None) -> Callable[[int, torch.Generator | None], list[torch.Tensor]]:
+    """A :func:`collapselab.nn.fit` sampler of one batch per epoch: the whole set, or ``batch_size``
+    indices drawn without replacement (a fresh draw every step)."""
+    def sampler(n: int, generator: torch.Generator | None) -> list[torch.Tensor]:
+        if batch_size is None or batch_size >= n:
+            return [torch.arange(n)]
+        return [torch.randperm(n, generator=generator)[:batch_size]]
+    return sampler
 
 
 @torch.no_grad()
@@ -52,9 +63,11 @@ def evaluate(distilled: DistilledSet, model_fn: Callable[[], nn.Module], *, n_mo
     Each network starts from ``model_fn()`` (default init drawn from ``generator``) and takes
     max(steps_grid) steps of ``optimizer`` (``"adam"``; ``"sgd"``: momentum 0.9, wd 5e-4, the inner
     optimisers of :func:`distill`) on the (soft) cross-entropy, on the whole set per step or on
-    ``batch_size`` images drawn per step. At every step count s in ``steps_grid`` it records accuracy on
-    ``validation`` and ``test`` (pairs (x, y)); s* = argmax_s mean validation accuracy, and the result is
-    mean and std of test accuracy at s*. The official code picks s on the *test* set [code]; this does not.
+    ``batch_size`` images drawn per step (:func:`collapselab.nn.fit` with one batch per "epoch",
+    float32 throughout; the optimiser state runs on across the grid). At every step count s in
+    ``steps_grid`` it records accuracy on ``validation`` and ``test`` (pairs (x, y)); s* = argmax_s mean
+    validation accuracy, and the result is mean and std of test accuracy at s*. The official code picks s
+    on the *test* set [code]; this does not.
     """
     if not isinstance(distilled, DistilledSet):
         raise ValueError(f"`distilled` must be a DistilledSet, got {type(distilled).__name__}")
@@ -75,26 +88,18 @@ def evaluate(distilled: DistilledSet, model_fn: Callable[[], nn.Module], *, n_mo
     xt, yt = torch.as_tensor(x_te, device=device), torch.as_tensor(y_te, device=device)
     val = np.zeros((n_models, len(grid)))
     tst = np.zeros((n_models, len(grid)))
+    column = {s: j for j, s in enumerate(grid)}
     for i in range(n_models):
         net = fresh_model(model_fn, g, device)
-        params = [p for p in net.parameters() if p.requires_grad]
-        opt = (torch.optim.Adam(params, lr=lr) if optimizer == "adam"
-               else torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=5e-4))
-        j = 0
-        for step in range(1, grid[-1] + 1):
-            xb, yb = xs, ys
-            if batch_size is not None and batch_size < len(xs):
-                idx = torch.randperm(len(xs), generator=g)[:batch_size].to(device)
-                xb, yb = xs[idx], ys[idx]
-            if augment is not None:
-                xb = augment(xb, g)
-            loss = soft_cross_entropy(net(xb), yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if step == grid[j]:
-                val[i, j], tst[i, j] = _acc(net, xv, yv), _acc(net, xt, yt)
-                j += 1
+
+        def record(epoch: int, model: nn.Module, i: int = i) -> None:
+            j = column.get(epoch + 1)  # one "epoch" of the sampler below is one optimiser step
+            if j is not None:
+                val[i, j], tst[i, j] = _acc(model, xv, yv), _acc(model, xt, yt)
+
+        fit(net, xs, ys, epochs=grid[-1], optimizer=optimizer, lr=lr,
+            weight_decay=0.0 if optimizer == "adam" else 5e-4, loss_fn=soft_cross_entropy, augment=augment,
+            device=device, generator=g, on_epoch_end=record, sampler=_one_batch(batch_size), autocast=False)
     best = int(np.argmax(val.mean(0)))
     accs = tst[:, best]
     return Evaluation(mean=float(accs.mean()), std=float(accs.std(ddof=1)) if n_models > 1 else 0.0,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -28,7 +28,9 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 10,
         schedule: str = "constant", grad_clip: float | None = None, decay_matrices_only: bool = False,
         validation: tuple[torch.Tensor, torch.Tensor] | None = None, patience: int | None = None,
         milestones: Sequence[int] = (), gamma: float = 0.1,
-        on_epoch_end: Callable[[int, nn.Module], None] | None = None) -> list[float]:
+        on_epoch_end: Callable[[int, nn.Module], None] | None = None,
+        sampler: Callable[[int, torch.Generator | None], Iterable[torch.Tensor]] | None = None,
+        autocast: bool = True) -> list[float]:
     """Train ``model`` in place on (x, y) with mini-batches; returns the mean loss of each epoch.
 
     The one classifier trainer of the project. ``y`` may be int64 labels (cross-entropy) or float soft
@@ -43,9 +45,13 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 10,
     * ``decay_matrices_only``: weight decay on parameters with >= 2 dimensions only (not biases, norms);
     * ``validation=(x_val, y_val)`` with ``patience``: accuracy on the validation split after each epoch;
       stop after ``patience`` epochs without improvement and restore the best epoch's weights;
-    * ``on_epoch_end(epoch, model)``: called after each epoch (0-based), e.g. to record a learning curve.
+    * ``on_epoch_end(epoch, model)``: called after each epoch (0-based), e.g. to record a learning curve;
+    * ``sampler(n, generator)``: the index batches of one epoch, in place of a shuffled pass over range(n)
+      in ``batch_size`` chunks (then ``batch_size`` is unused), e.g. one random subset per epoch so that
+      an "epoch" is one optimiser step and ``on_epoch_end`` sees every step.
 
-    On CUDA the forward pass runs under bf16 autocast (the optimiser state stays float32).
+    On CUDA the forward pass runs under bf16 autocast (the optimiser state stays float32), unless
+    ``autocast=False`` (float32 throughout, for loops that must match a float32 reference).
     """
     check_int("epochs", epochs, low=0)
     check_int("batch_size", batch_size, low=1)
@@ -58,6 +64,9 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 10,
         raise ValueError("`schedule='multistep'` needs `milestones` (epochs at which the rate drops)")
     if patience is not None and validation is None:
         raise ValueError("`patience` needs `validation` data")
+    if sampler is not None and schedule == "cosine":
+        raise ValueError("`schedule='cosine'` needs the number of steps, unknown with a custom `sampler`")
+    sampler = sampler or (lambda n, gen: iterate_minibatches(n, batch_size, gen))
     loss_fn = loss_fn or F.cross_entropy
     model.to(device).train()
     params = [p for p in model.parameters() if p.requires_grad]
@@ -71,7 +80,7 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 10,
     else:
         opt = torch.optim.SGD(groups, lr=lr, momentum=0.9)
     total_steps = epochs * -(-x.shape[0] // batch_size)
-    autocast = torch.device(device).type == "cuda"
+    autocast = autocast and torch.device(device).type == "cuda"
     history, step = [], 0
     best: tuple[float, dict] | None = None
     bad_epochs = 0
@@ -81,7 +90,7 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 10,
         if schedule == "multistep":
             for g in opt.param_groups:
                 g["lr"] = lr * gamma ** sum(epoch >= m for m in milestones)
-        for idx in iterate_minibatches(x.shape[0], batch_size, generator):
+        for idx in sampler(x.shape[0], generator):
             xb, yb = x[idx].to(device), y[idx].to(device)
             if augment is not None:
                 xb = augment(xb, generator)

@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from collapselab._rng import as_torch_generator, torch_seed_scope
+from collapselab._rng import torch_seed_scope
 from collapselab._validation import check_int, check_real
+from collapselab.nn.lm_train import train_steps
 
 
 def _transformers():
@@ -76,28 +77,24 @@ def _batch(tok, documents: Sequence[str], summaries: Sequence[str], device, max_
 def finetune_causal_lm(model, tok, documents: Sequence[str], summaries: Sequence[str], *, steps: int,
                        batch_size: int = 8, lr: float = 2e-5, max_length: int = 512,
                        device: str | torch.device = "cpu", generator=None) -> list[float]:
-    """Fine-tune in place with AdamW on random minibatches; loss on summary tokens only."""
-    steps = check_int("steps", steps, low=0)
-    batch_size = check_int("batch_size", batch_size, low=1)
-    lr = check_real("lr", lr, low=0.0, low_open=True)
+    """Fine-tune in place on random minibatches (drawn with replacement); loss on summary tokens only.
+
+    The shared loop :func:`collapselab.nn.lm_train.train_steps` with this recipe: AdamW at a constant
+    rate ``lr`` (no warm-up, no decay), weight decay 0.01 on every parameter (AdamW's default), torch's
+    default AdamW implementation, gradients clipped to norm 1. Returns the loss of every step.
+    """
     if len(documents) != len(summaries) or not documents:
         raise ValueError("`documents` and `summaries` must be non-empty and of the same length")
-    g = as_torch_generator(generator)
-    model.to(device).train()
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
-    losses = []
-    for _ in range(steps):
-        idx = torch.randint(0, len(documents), (batch_size,), generator=g).tolist()
-        ids, attn, lab = _batch(tok, [documents[i] for i in idx], [summaries[i] for i in idx], device,
+
+    def batch_loss(idx: torch.Tensor) -> torch.Tensor:
+        rows = idx.tolist()
+        ids, attn, lab = _batch(tok, [documents[i] for i in rows], [summaries[i] for i in rows], device,
                                 max_length)
-        out = model(input_ids=ids, attention_mask=attn, labels=lab)
-        opt.zero_grad(set_to_none=True)
-        out.loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        losses.append(float(out.loss.detach()))
-    model.eval()
-    return losses
+        return model(input_ids=ids, attention_mask=attn, labels=lab).loss
+
+    return train_steps(model, len(documents), batch_loss, steps=steps, batch_size=batch_size, lr=lr,
+                       weight_decay=0.01, warmup=0.0, min_lr_ratio=1.0, grad_clip=1.0,
+                       decay_matrices_only=False, fused=None, generator=generator, device=device).losses
 
 
 @torch.no_grad()

@@ -24,7 +24,7 @@ from collapselab.bayes import (
     outputs_look_like_probabilities,
     zero_gradient_fraction,
 )
-from collapselab.core import Params, Results, Verdict
+from collapselab.core import Claim, Params, Results, Verdict
 
 METHODS = ("map", "mcdropout", "vi", "ensemble", "hmc")
 BNNS = ("mcdropout", "vi", "ensemble", "hmc")
@@ -160,12 +160,26 @@ def check_methods(methods: list[str]) -> list[str]:
     return methods
 
 
-def hygiene(model: Posterior, x: torch.Tensor, y: torch.Tensor, n_samples: int) -> dict[str, Any]:
+def diagnostics(model: Posterior, x: torch.Tensor, y: torch.Tensor, n_samples: int) -> dict[str, Any]:
+    """What every cell records beside its results: the hygiene checks of the attacked model (zero
+    gradients, probability outputs, forward randomness) and the posterior's fit ``info_`` (``info_*``)."""
     return {
         "zero_grad_fraction": zero_gradient_fraction(model, x, y, n_samples),
         "probability_outputs": outputs_look_like_probabilities(model, x[:64], 1),
         "forward_randomness": forward_randomness(model, x[:64], 1),
+        **{f"info_{key}": v for key, v in model.info_.items()},
     }
+
+
+def presets(smoke: dict[str, Any] | None = None, full: dict[str, Any] | None = None) -> dict[str, dict]:
+    """The three presets of an attacking-bayes experiment: the shared :data:`SMOKE` and :data:`FULL` with
+    the experiment's own values on top; quick is the parameter defaults."""
+    return {"smoke": {**SMOKE, **(smoke or {})}, "quick": {}, "full": {**FULL, **(full or {})}}
+
+
+def plotted_methods(table: pd.DataFrame) -> list[str]:
+    """The methods present in ``table``, in the fixed order of :data:`METHODS` (one colour each)."""
+    return [m for m in METHODS if m in set(table["method"])]
 
 
 def at_eps(table: pd.DataFrame, eps: float) -> pd.DataFrame:
@@ -206,6 +220,13 @@ def check_clean(r: Results) -> Verdict:
     if unsure:
         return Verdict.inconclusive(msg, f"needs more test inputs to bound every accuracy above {SANE_CLEAN:.0%}")
     return Verdict.check(True, msg)
+
+
+def clean_claim(test_note: str = "") -> Claim:
+    """The consistency claim "clean-sane" that every attacking-bayes experiment declares first (its
+    robustness claims are :func:`gated` on it); ``test_note`` says which test inputs it counts."""
+    return Claim("clean-sane", CLEAN_STATEMENT, check_clean, source="derived: docs/attacking-bayes.md#clean-accuracy",
+                 kind="consistency", test=CLEAN_TEST + test_note)
 
 
 def worst(decisions: list[tuple[str, stats.Decision]]) -> Verdict:

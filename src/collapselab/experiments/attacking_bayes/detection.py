@@ -17,20 +17,18 @@ from collapselab.core.plotting import colors, new_figure
 from collapselab.experiments._papers import ATTACKING_BAYES
 from collapselab.experiments.attacking_bayes._common import (
     BNNS,
-    CLEAN_STATEMENT,
-    CLEAN_TEST,
-    FULL,
     LABELS,
     METHODS,
-    SMOKE,
     CommonParams,
     attack_config,
-    check_clean,
     check_methods,
+    clean_claim,
     clean_table,
     data,
+    diagnostics,
     gated,
-    hygiene,
+    plotted_methods,
+    presets,
     train_posterior,
     worst,
 )
@@ -87,7 +85,7 @@ def run_cell(cell: dict, ctx: CellContext) -> dict:
             row[f"auroc_{score}"], row[f"se_{score}"] = est.mean, est.se
         rows.append(row)
     return {"clean_correct": [int(v) for v in ok.cpu()], "per_attack": rows,
-            **hygiene(model, x, y, cell["attack_samples"]), **{f"info_{key}": v for key, v in model.info_.items()}}
+            **diagnostics(model, x, y, cell["attack_samples"])}
 
 
 def summarize(frame: pd.DataFrame, p: DetectionParams) -> dict[str, pd.DataFrame]:
@@ -107,7 +105,7 @@ def summarize(frame: pd.DataFrame, p: DetectionParams) -> dict[str, pd.DataFrame
 def plot(tables: dict[str, pd.DataFrame], p: DetectionParams) -> dict:
     table = tables["detection"]
     attacks = list(dict.fromkeys(table["attack"]))
-    methods = [m for m in METHODS if m in set(table["method"])]
+    methods = plotted_methods(table)
     fig, axes = new_figure(2)
     axes = axes.ravel()
     width = 0.8 / max(len(attacks), 1)
@@ -160,11 +158,10 @@ register(Experiment(
         "attacks that misclassify while keeping uncertainty low (targeted PGD to the most likely wrong class; "
         "CE - lambda * U). L-inf eps=0.3 on MNIST. Presets as in attacking-bayes/label."),
     params=DetectionParams,
-    presets={"smoke": SMOKE, "quick": {}, "full": FULL},
+    presets=presets(),
     cells=cells, run_cell=run_cell, summarize=summarize, plot=plot, main_figure="detection_auroc",
     claims=[
-        Claim("clean-sane", CLEAN_STATEMENT, check_clean, source="derived: docs/attacking-bayes.md#clean-accuracy",
-              kind="consistency", test=CLEAN_TEST),
+        clean_claim(),
         Claim("adaptive-evades", "An adaptive attack drives detection AUROC (entropy and mutual information) to at "
               "most 0.6 while at least 90% of the attacked inputs are misclassified, for every BNN",
               gated(_check_detection), source="Abstract (task 2: uncertainty-based adversarial-example detection is "

@@ -16,23 +16,20 @@ from collapselab.core.plotting import colors, new_figure
 from collapselab.experiments._papers import ATTACKING_BAYES
 from collapselab.experiments.attacking_bayes._common import (
     BNNS,
-    CLEAN_STATEMENT,
-    CLEAN_TEST,
-    FULL,
     LABELS,
-    METHODS,
-    SMOKE,
     CommonParams,
     at_eps,
     attack_config,
-    check_clean,
     check_methods,
+    clean_claim,
     clean_table,
     comparison_from_row,
     comparison_row,
     data,
+    diagnostics,
     gated,
-    hygiene,
+    plotted_methods,
+    presets,
     train_posterior,
     worst,
 )
@@ -82,8 +79,7 @@ def run_cell(cell: dict, ctx: CellContext) -> dict:
                      **{a: _ints(aud[a]) for a in AUDIT},
                      **{m: [round(float(v), 6) for v in aud[m]] for m in METRICS}, "warnings": rep.warnings})
     return {"num_classes": k, "clean_correct": rows[0]["pgd"] if rows and rows[0]["eps"] == 0 else [],
-            "per_eps": rows, **hygiene(model, x, y, cell["attack_samples"]),
-            **{f"info_{key}": v for key, v in model.info_.items()}}
+            "per_eps": rows, **diagnostics(model, x, y, cell["attack_samples"])}
 
 
 def summarize(frame: pd.DataFrame, p: LabelParams) -> dict[str, pd.DataFrame]:
@@ -112,7 +108,7 @@ def plot(tables: dict[str, pd.DataFrame], p: LabelParams) -> dict:
     table = tables["robust_accuracy"]
     fig, axes = new_figure(2)
     ax, ax2 = axes.ravel()
-    methods = [m for m in METHODS if m in set(table["method"])]
+    methods = plotted_methods(table)
     for m, c in zip(methods, colors(len(methods))):
         t = table[table["method"] == m].sort_values("eps")
         ax.plot(t["eps"], t["pgd"], "o-", color=c, label=f"{LABELS[m]} (PGD+EOT)")
@@ -199,12 +195,10 @@ register(Experiment(
         "full-batch on CPU), 200 test inputs. full: MNIST/FMNIST IDX files (MLP 784-512-512-10) or CIFAR-10 "
         "(ConvNet), GPU."),
     params=LabelParams,
-    presets={"smoke": {**SMOKE, "square_queries": 5, "epsilons": [0.0, 0.3]}, "quick": {},
-             "full": {**FULL, "square_queries": 5000}},
+    presets=presets(smoke={"square_queries": 5, "epsilons": [0.0, 0.3]}, full={"square_queries": 5000}),
     cells=cells, run_cell=run_cell, summarize=summarize, plot=plot, main_figure="robust_accuracy_vs_eps",
     claims=[
-        Claim("clean-sane", CLEAN_STATEMENT, check_clean, source="derived: docs/attacking-bayes.md#clean-accuracy",
-              kind="consistency", test=CLEAN_TEST),
+        clean_claim(),
         Claim("all-fall", "Every method, HMC included, falls to at most 5% robust accuracy at eps = 0.3 under "
               "PGD with EOT on the posterior predictive (L-inf, pixels in [0, 1])", gated(_check_all_fall),
               source="Abstract (BNNs, HMC included, are highly vulnerable); 5% threshold from issue 7",

@@ -17,21 +17,19 @@ from collapselab.core.plotting import colors, new_figure
 from collapselab.experiments._papers import ATTACKING_BAYES
 from collapselab.experiments.attacking_bayes._common import (
     BNNS,
-    CLEAN_STATEMENT,
-    CLEAN_TEST,
-    FULL,
     LABELS,
     METHODS,
-    SMOKE,
     CommonParams,
     at_eps,
     attack_config,
-    check_clean,
     check_methods,
+    clean_claim,
     clean_table,
     data,
+    diagnostics,
     gated,
-    hygiene,
+    plotted_methods,
+    presets,
     splits,
     train_posterior,
     worst,
@@ -83,8 +81,7 @@ def run_cell(cell: dict, ctx: CellContext) -> dict:
     return {"clean_correct": [int(v) for v in (ind["pred"] == y_in).cpu()],
             "in_mean_entropy": float(ind["entropy"].mean()),
             "in_mean_mutual_information": float(ind["mutual_information"].mean()),
-            "per_eps": rows, **hygiene(model, x_in, y_in, cell["attack_samples"]),
-            **{f"info_{key}": v for key, v in model.info_.items()}}
+            "per_eps": rows, **diagnostics(model, x_in, y_in, cell["attack_samples"])}
 
 
 def summarize(frame: pd.DataFrame, p: ShiftParams) -> dict[str, pd.DataFrame]:
@@ -105,7 +102,7 @@ def plot(tables: dict[str, pd.DataFrame], p: ShiftParams) -> dict:
     table = tables["semantic_shift"]
     fig, axes = new_figure(2)
     axes = axes.ravel()
-    methods = [m for m in METHODS if m in set(table["method"])]
+    methods = plotted_methods(table)
     for ax, score in zip(axes, SCORES):
         for m, c in zip(methods, colors(len(methods))):
             t = table[table["method"] == m].sort_values("eps")
@@ -149,11 +146,10 @@ register(Experiment(
         "that pushes the OOD inputs to low uncertainty (the attacked score itself is minimised, EOT, best "
         "iterate). Presets as in attacking-bayes/label."),
     params=ShiftParams,
-    presets={"smoke": {**SMOKE, "epsilons": [0.0, 0.1]}, "quick": {}, "full": {**FULL, "n_train": 30000}},
+    presets=presets(smoke={"epsilons": [0.0, 0.1]}, full={"n_train": 30000}),
     cells=cells, run_cell=run_cell, summarize=summarize, plot=plot, main_figure="ood_auroc_vs_eps",
     claims=[
-        Claim("clean-sane", CLEAN_STATEMENT, check_clean, source="derived: docs/attacking-bayes.md#clean-accuracy",
-              kind="consistency", test=CLEAN_TEST + " (in-distribution test inputs, digits 0-4)"),
+        clean_claim(" (in-distribution test inputs, digits 0-4)"),
         Claim("detector-works", "Before the attack, predictive entropy and mutual information separate the "
               "shifted digits from the in-distribution ones (AUROC above 0.5) for every BNN", _check_detector_works,
               source="derived: docs/attacking-bayes.md#semantic-shift", kind="consistency",

@@ -10,9 +10,11 @@ import math
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import torch
 from pydantic import Field, field_validator
 
+from collapselab import stats
 from collapselab.core import ParamError, Params
 from collapselab.lm import (
     LMInputError,
@@ -120,6 +122,12 @@ def checked_cell(p: LMParams, cell: dict, n_train: int) -> dict:
     return cell
 
 
+def lm_cells(p: LMParams, n_blocks: int, /, **own: Any) -> list[dict]:
+    """The one cell of a language-model experiment: the shared parameters (:func:`common`) and the
+    experiment's ``own`` fields, checked by :func:`checked_cell` for a corpus of ``n_blocks`` blocks."""
+    return [checked_cell(p, {**common(p), **own}, n_blocks)]
+
+
 def factory(cell: dict, data: TextData, device: str, **size: int):
     """``make(generator) -> model`` for the cell (``size`` overrides n_layer / n_embd / n_head)."""
     dims = {k: size.get(k, cell[k]) for k in ("n_layer", "n_embd", "n_head")}
@@ -138,3 +146,12 @@ def fit(make, blocks: torch.Tensor, cell: dict, g: torch.Generator, device: str,
               lr=cell["lr"], warmup=max(1, steps // 20), min_lr_ratio=min_lr_ratio, generator=g, device=device,
               callback=None if callback is None else (lambda step, seen: callback(model, step, seen)))
     return model
+
+
+def paired_beats(a: pd.Series, b: pd.Series, resolution: float) -> stats.Decision:
+    """"a beats b" over the replicates both series hold (indexed by replicate): one-sided paired t of
+    a - b > 0 at alpha 0.05 (:func:`collapselab.stats.beats`); fewer than 2 replicates is INCONCLUSIVE."""
+    both = pd.concat([a, b], axis=1).dropna()
+    if len(both) < 2:
+        return stats.Decision("INCONCLUSIVE", f"{len(both)} replicate(s)", "needs >= 2 seeds")
+    return stats.beats(stats.paired_difference(both.iloc[:, 0], both.iloc[:, 1]), resolution=resolution)

@@ -13,17 +13,16 @@ from __future__ import annotations
 import pandas as pd
 from pydantic import Field
 
-from collapselab import stats
 from collapselab.core import CellContext, Claim, Experiment, Results, Verdict, register
 from collapselab.core.plotting import colors, new_figure
 from collapselab.experiments._papers import TALE_OF_TAILS
 from collapselab.experiments.language_models._common import (
     LMParams,
-    checked_cell,
-    common,
     factory,
     fit,
+    lm_cells,
     load_data,
+    paired_beats,
 )
 from collapselab.lm import evaluate_lm, generated_bin_mass, recursive_chain, synthesize_blocks
 
@@ -52,10 +51,9 @@ PRESETS = {
 
 
 def cells(p: GenerationsParams) -> list[dict]:
-    cell = {**common(p), "n_train": p.n_train, "generations": p.generations, "strategies": list(p.strategies),
-            "pi": p.pi, "top_p": p.top_p, "temperature": p.temperature, "tail_top_ps": list(p.tail_top_ps),
-            "tail_prompts": p.tail_prompts}
-    return [checked_cell(p, cell, p.n_train)]
+    return lm_cells(p, p.n_train, n_train=p.n_train, generations=p.generations, strategies=list(p.strategies),
+                    pi=p.pi, top_p=p.top_p, temperature=p.temperature, tail_top_ps=list(p.tail_top_ps),
+                    tail_prompts=p.tail_prompts)
 
 
 def run_cell(cell: dict, ctx: CellContext) -> dict:
@@ -130,11 +128,7 @@ def _wide(r: Results, strategy: str, key: str) -> pd.DataFrame:
 
 
 def _paired(a: pd.Series, b: pd.Series, what: str, resolution: float) -> Verdict:
-    both = pd.concat([a, b], axis=1).dropna()
-    if len(both) < 2:
-        return Verdict.inconclusive(f"{len(both)} replicate(s)", "needs >= 2 seeds")
-    return Verdict.of(stats.beats(stats.paired_difference(both.iloc[:, 0], both.iloc[:, 1]), resolution=resolution),
-                      f"{what}: ")
+    return Verdict.of(paired_beats(a, b, resolution), f"{what}: ")
 
 
 def _check_collapse(r: Results) -> Verdict:

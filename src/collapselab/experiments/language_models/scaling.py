@@ -15,17 +15,16 @@ import pandas as pd
 import torch
 from pydantic import Field
 
-from collapselab import stats
 from collapselab.core import CellContext, Claim, Experiment, Results, Verdict, register
 from collapselab.core.plotting import colors, new_figure
 from collapselab.experiments._papers import STRONG_COLLAPSE
 from collapselab.experiments.language_models._common import (
     LMParams,
-    checked_cell,
-    common,
     factory,
     fit,
+    lm_cells,
     load_data,
+    paired_beats,
 )
 from collapselab.lm import evaluate_lm, synthesize_blocks
 
@@ -49,9 +48,8 @@ PRESETS = {
 
 
 def cells(p: ScalingParams) -> list[dict]:
-    cell = {**common(p), "p2s": sorted(p.p2s), "n_blocks": p.n_blocks, "checkpoints": p.checkpoints,
-            "n_gen": p.n_gen}
-    return [checked_cell(p, cell, p.n_gen + p.n_blocks)]
+    return lm_cells(p, p.n_gen + p.n_blocks, p2s=sorted(p.p2s), n_blocks=p.n_blocks, checkpoints=p.checkpoints,
+                    n_gen=p.n_gen)
 
 
 def run_cell(cell: dict, ctx: CellContext) -> dict:
@@ -117,36 +115,16 @@ def _at(r: Results, p2: float, tokens: float) -> pd.Series:
     return c[(c["p2"] == p2) & (c["tokens"] == tokens)].set_index("replicate")["loss"]
 
 
-def _paired(a: pd.Series, b: pd.Series, what: str, resolution: float):
-    both = pd.concat([a, b], axis=1).dropna()
-    if len(both) < 2:
-        return None
-    return stats.beats(stats.paired_difference(both.iloc[:, 0], both.iloc[:, 1]), resolution=resolution), what
-
-
 def _grid(r: Results) -> tuple[list[float], list[float]]:
     c = r.tables["curve"]
     return sorted(c["p2"].unique()), sorted(c["tokens"].unique())
 
 
-def _all(results: list, needs: str) -> Verdict:
-    """PASS when every comparison passes; FAIL when one fails; else INCONCLUSIVE."""
-    if any(x is None for x in results) or not results:
-        return Verdict.inconclusive("fewer than 2 replicates or a missing p2", needs)
-    text = "; ".join(f"{w}: {d.text}" for d, w in results)
-    status = [d.status for d, _ in results]
-    if "FAIL" in status:
-        return Verdict.check(False, text)
-    if all(s == "PASS" for s in status):
-        return Verdict.check(True, text)
-    return Verdict.inconclusive(text, next(d.needs for d, _ in results if d.status == "INCONCLUSIVE"))
-
-
 def _check_lag(r: Results) -> Verdict:
     p2s, tokens = _grid(r)
     T = tokens[-1]
-    return _all([_paired(_at(r, q, T), _at(r, 0.0, T), f"loss(p2={q:g}) - loss(0)", 0.02) for q in p2s if q > 0],
-                "needs p2 = 0 and >= 2 seeds")
+    return Verdict.every([(f"loss(p2={q:g}) - loss(0)", paired_beats(_at(r, q, T), _at(r, 0.0, T), 0.02))
+                          for q in p2s if q > 0], "needs p2 = 0 and >= 2 seeds")
 
 
 def _check_plateau(r: Results) -> Verdict:
@@ -157,8 +135,8 @@ def _check_plateau(r: Results) -> Verdict:
 
     def gain(q):
         return _at(r, q, a) - _at(r, q, T)
-    return _all([_paired(gain(0.0), gain(q), f"gain {a:g}->{T:g} tokens at p2=0 minus at p2={q:g}", 0.02)
-                 for q in p2s if q > 0], "needs >= 2 seeds")
+    return Verdict.every([(f"gain {a:g}->{T:g} tokens at p2=0 minus at p2={q:g}",
+                           paired_beats(gain(0.0), gain(q), 0.02)) for q in p2s if q > 0], "needs >= 2 seeds")
 
 
 def _check_order(r: Results) -> Verdict:
@@ -167,8 +145,8 @@ def _check_order(r: Results) -> Verdict:
     if len(pos) < 2:
         return Verdict.inconclusive("one p2 > 0", "needs two p2 > 0")
     T = tokens[-1]
-    return _all([_paired(_at(r, pos[-1], T), _at(r, pos[0], T), f"loss(p2={pos[-1]:g}) - loss(p2={pos[0]:g})",
-                         0.02)], "needs >= 2 seeds")
+    return Verdict.every([(f"loss(p2={pos[-1]:g}) - loss(p2={pos[0]:g})",
+                           paired_beats(_at(r, pos[-1], T), _at(r, pos[0], T), 0.02))], "needs >= 2 seeds")
 
 
 register(Experiment(

@@ -22,10 +22,9 @@ from collapselab.core.plotting import colors, new_figure
 from collapselab.experiments._papers import BEYOND_COLLAPSE
 from collapselab.experiments.language_models._common import (
     LMParams,
-    checked_cell,
-    common,
     factory,
     fit,
+    lm_cells,
     load_data,
 )
 from collapselab.lm import evaluate_lm, recursive_chain, synthesize_blocks, token_nll
@@ -54,8 +53,7 @@ PRESETS = {
 
 def cells(p: VerificationParams) -> list[dict]:
     keys = ("n_train", "generation", "chain_top_p", "candidates", "verifier_blocks", "verifier_embd", "verifier_epochs")
-    cell = {**common(p), **{k: getattr(p, k) for k in keys}}
-    return [checked_cell(p, cell, p.n_train + p.verifier_blocks)]
+    return lm_cells(p, p.n_train + p.verifier_blocks, **{k: getattr(p, k) for k in keys})
 
 
 def run_cell(cell: dict, ctx: CellContext) -> dict:

@@ -116,10 +116,12 @@ def evaluate_set(ds: DistilledSet, s: dict, data: tuple, g: torch.Generator, dev
     return {"acc": ev.mean, "best_steps": ev.best_steps, "val_acc": ev.val_by_steps[ev.best_steps]}
 
 
-def distill_kwargs(s: dict, device: str) -> dict[str, Any]:
+def distill_kwargs(s: dict, train: tuple, device: str) -> dict[str, Any]:
+    """The keyword arguments of :func:`collapselab.distill.distill` (and ``boost``) that the setup fixes:
+    unroll, inner optimiser, initialisation, outer rate, real batch, augmentation and the inner network."""
     return {"T": s["T"], "M": s["M"], "inner_optimizer": s["inner_optimizer"], "inner_lr": s["inner_lr"],
             "init": s["init"], "outer_lr": s["outer_lr"], "real_batch": s["real_batch"], "device": device,
-            "augment": flip_augment if s["flip"] else None}
+            "augment": flip_augment if s["flip"] else None, "model_fn": model_fn(s, train)}
 
 
 def artifact(ds: DistilledSet, name: str, ctx: CellContext, zca: ZCA | None) -> dict[str, bytes]:
@@ -146,29 +148,23 @@ def paired(table: pd.DataFrame, a: str, b: str, by: list[str], value: str = "acc
     return out
 
 
-def all_beat(pairs: list[tuple[tuple, stats.Comparison | None]], label: str, resolution: float,
-             unit: float = 100.0) -> Verdict:
-    """"A beats B in every group" (intersection-union test: every group's one-sided paired t at alpha 0.05
-    must reject; any group FAIL makes the claim FAIL; otherwise an undecided group is INCONCLUSIVE)."""
+def _beat(cmp: stats.Comparison | None, resolution: float, unit: float) -> stats.Decision:
+    """:func:`collapselab.stats.beats` on one group's paired comparison, its figures in ``unit`` (points);
+    None (fewer than 2 paired seeds) is INCONCLUSIVE."""
+    if cmp is None:
+        return stats.Decision("INCONCLUSIVE", "one seed", "needs >= 2 seeds (3 declared)")
+    d = stats.beats(cmp, resolution=resolution)
+    return stats.Decision(d.status, f"{unit * cmp.estimate:+.1f} [{unit * cmp.low:+.1f}, inf] "
+                                    f"(p={cmp.pvalue:.2g}, n={cmp.n})", d.needs)
+
+
+def all_beat(table: pd.DataFrame, a: str, b: str, by: list[str], label: str, resolution: float, *,
+             key: str = "method", unit: float = 100.0) -> Verdict:
+    """"``a`` beats ``b`` in every group of ``by``" on the :func:`paired` comparisons of ``table``
+    (intersection-union test, :meth:`Verdict.every`: every group's one-sided paired t at alpha 0.05 must
+    reject; any group FAIL makes the claim FAIL; otherwise an undecided group is INCONCLUSIVE)."""
+    pairs = paired(table, a, b, by, key=key)
     if not pairs:
         return Verdict.inconclusive(f"no {label} pairs", "needs the cells of both methods")
-    parts, statuses, needs = [], [], []
-    for keys, cmp in pairs:
-        name = ", ".join(str(k) for k in keys)
-        if cmp is None:
-            statuses.append("INCONCLUSIVE")
-            parts.append(f"{name}: one seed")
-            needs.append("needs >= 2 seeds (3 declared)")
-            continue
-        d = stats.beats(cmp, resolution=resolution)
-        statuses.append(d.status)
-        parts.append(f"{name}: {unit * cmp.estimate:+.1f} [{unit * cmp.low:+.1f}, inf] (p={cmp.pvalue:.2g}, "
-                     f"n={cmp.n}) {d.status}")
-        if d.needs:
-            needs.append(f"{name} {d.needs}")
-    text = f"{label}; " + "; ".join(parts)
-    if "FAIL" in statuses:
-        return Verdict("FAIL", text)
-    if all(st == "PASS" for st in statuses):
-        return Verdict("PASS", text)
-    return Verdict.inconclusive(text, "; ".join(needs))
+    return Verdict.every([(", ".join(str(k) for k in keys), _beat(cmp, resolution, unit)) for keys, cmp in pairs],
+                         "needs the cells of both methods", head=f"{label}; ")

@@ -22,7 +22,6 @@ from collapselab.experiments.rat_bptt._common import (
     distill_kwargs,
     evaluate_set,
     gen,
-    model_fn,
     paired,
     setup,
 )
@@ -58,8 +57,7 @@ def run_cell(cell: dict, ctx: CellContext) -> dict:
     base = random_subset(train, ipc=ipc, generator=gen(ctx, "subset"))
     cpu0, wall0 = time.process_time(), time.perf_counter()
     ds = distill(train, ipc=ipc, method="rat_bptt", steps=s["steps"], learn_labels=s["learn_labels"],
-                 model_fn=model_fn(s, train), generator=gen(ctx, "subset"),
-                 **distill_kwargs(s, ctx.device))
+                 generator=gen(ctx, "subset"), **distill_kwargs(s, train, ctx.device))
     out: dict[str, Any] = {"distill_cpu_s": time.process_time() - cpu0,
                            "distill_wall_s": time.perf_counter() - wall0,
                            "final_meta_loss": ds.metadata["final_meta_loss"],
@@ -127,7 +125,7 @@ def check_beats_random(r: Results, arch: str = "same") -> Verdict:
     t = r.tables["accuracy"]
     t = t[(t.arch == arch) & t.method.isin(["rat_bptt", "random"])]
     label = f"RaT-BPTT - random subset, accuracy points ({arch} architecture), per IPC"
-    return all_beat(paired(t, "rat_bptt", "random", ["ipc"]), label, RESOLUTION)
+    return all_beat(t, "rat_bptt", "random", ["ipc"], label, RESOLUTION)
 
 
 def check_beats_random_cross(r: Results) -> Verdict:

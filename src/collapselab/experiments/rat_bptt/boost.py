@@ -21,8 +21,6 @@ from collapselab.experiments.rat_bptt._common import (
     distill_kwargs,
     evaluate_set,
     gen,
-    model_fn,
-    paired,
     setup,
 )
 
@@ -50,7 +48,7 @@ def run_cell(cell: dict, ctx: CellContext) -> dict:
     s = cell["setup"]
     data = data_of(s)
     train = data[0]
-    kw = {**distill_kwargs(s, ctx.device), "model_fn": model_fn(s, train)}
+    kw = distill_kwargs(s, train, ctx.device)
     budgets = [cell["block_ipc"] * b for b in range(1, cell["n_blocks"] + 1)]
     total_steps = cell["steps_per_block"] * cell["n_blocks"]
     sets = {k: distill(train, ipc=k, method="rat_bptt", steps=total_steps, learn_labels=False,
@@ -101,38 +99,31 @@ def _smaller(r: Results) -> pd.DataFrame:
 
 
 def _check_intercorrelation(r: Results) -> Verdict:
-    return all_beat(paired(_smaller(r), "direct", "oneshot", ["ipc"], key="kind"),
-                    "directly distilled - prefix of the one-shot set, accuracy points, per budget", 0.02)
+    return all_beat(_smaller(r), "direct", "oneshot", ["ipc"],
+                    "directly distilled - prefix of the one-shot set, accuracy points, per budget", 0.02, key="kind")
 
 
 def _check_boost_vs_prefixes(r: Results) -> Verdict:
-    return all_beat(paired(_smaller(r), "boost", "oneshot", ["ipc"], key="kind"),
-                    "Boost-DD prefix - one-shot prefix, accuracy points, per budget", 0.02)
+    return all_beat(_smaller(r), "boost", "oneshot", ["ipc"],
+                    "Boost-DD prefix - one-shot prefix, accuracy points, per budget", 0.02, key="kind")
 
 
 def _check_near_optimal(r: Results) -> Verdict:
     t = r.tables["accuracy"]
-    parts, statuses, needs = [], [], []
+    decisions = []
     for ipc, sub in t.groupby("ipc", sort=True):
         w = sub.pivot_table(index="replicate", columns="kind", values="acc")
         if not {"direct", "boost"} <= set(w.columns) or len(w[["direct", "boost"]].dropna()) < 2:
-            statuses.append("INCONCLUSIVE")
-            needs.append(f"IPC {ipc}: needs >= 2 seeds of both sets")
+            decisions.append((f"IPC {ipc}", stats.Decision("INCONCLUSIVE", "fewer than 2 seeds of both sets",
+                                                           "needs >= 2 seeds of both sets")))
             continue
         w = w[["direct", "boost"]].dropna()
         cmp = stats.paired_difference(w["direct"], w["boost"], alternative="two-sided", level=0.90)
         d = stats.at_most(cmp, margin=MARGIN, resolution=MARGIN)
-        statuses.append(d.status)
-        parts.append(f"IPC {ipc}: direct - boost {100 * cmp.estimate:+.1f} [{100 * cmp.low:+.1f}, "
-                     f"{100 * cmp.high:+.1f}] {d.status}")
-        if d.needs:
-            needs.append(f"IPC {ipc} {d.needs}")
-    text = f"directly distilled - Boost-DD prefix, points, 90% CI, margin {100 * MARGIN:g}; " + "; ".join(parts)
-    if "FAIL" in statuses:
-        return Verdict("FAIL", text)
-    if statuses and all(st == "PASS" for st in statuses):
-        return Verdict("PASS", text)
-    return Verdict.inconclusive(text, "; ".join(needs) or "needs both sets")
+        decisions.append((f"IPC {ipc}", stats.Decision(d.status, f"direct - boost {100 * cmp.estimate:+.1f} "
+                                                       f"[{100 * cmp.low:+.1f}, {100 * cmp.high:+.1f}]", d.needs)))
+    return Verdict.every(decisions, "needs both sets",
+                         head=f"directly distilled - Boost-DD prefix, points, 90% CI, margin {100 * MARGIN:g}; ")
 
 
 _PAIRED = ("one-sided paired t over seeds per budget k < K, alpha 0.05; PASS iff every budget rejects "

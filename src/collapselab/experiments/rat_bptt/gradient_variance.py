@@ -73,9 +73,8 @@ def run_cell(cell: dict, ctx: CellContext) -> dict:
                 rows.append({"step": info["step"], "method": m, "rel_var": relative_variance(gs),
                              "mean_norm": float(np.linalg.norm(gs, axis=1).mean())})
 
-    kw = {**distill_kwargs(s, ctx.device), "init": s["init"]}
-    distill(train, ipc=cell["ipc"], method="rat_bptt", steps=s["steps"], model_fn=model_fn(s, train),
-            generator=gen(ctx, "distill"), callback=record, **kw)
+    distill(train, ipc=cell["ipc"], method="rat_bptt", steps=s["steps"], generator=gen(ctx, "distill"),
+            callback=record, **distill_kwargs(s, train, ctx.device))
     return {"norms": norms, "probe_steps": [r["step"] for r in rows], "probe_method": [r["method"] for r in rows],
             "rel_var": [r["rel_var"] for r in rows], "probe_norm": [r["mean_norm"] for r in rows]}
 

@@ -24,7 +24,6 @@ from collapselab.experiments.rat_bptt._common import (
     evaluate_set,
     gen,
     model_fn,
-    paired,
     setup,
 )
 
@@ -67,8 +66,8 @@ def run_cell(cell: dict, ctx: CellContext) -> dict:
     for m in DISTILL_METHODS:
         cpu0 = time.process_time()
         ds = distill(train, ipc=ipc, method=m, steps=cell["budget"], max_inner_steps=cell["budget"],
-                     learn_labels=s["learn_labels"], model_fn=model_fn(s, train),
-                     generator=gen(ctx, "distill"), **distill_kwargs(s, ctx.device))
+                     learn_labels=s["learn_labels"], generator=gen(ctx, "distill"),
+                     **distill_kwargs(s, train, ctx.device))
         out[f"cpu_s_{m}"] = time.process_time() - cpu0
         out[f"outer_steps_{m}"] = ds.metadata["outer_steps"]
         out[f"inner_steps_{m}"] = ds.metadata["inner_steps"]
@@ -112,8 +111,8 @@ def plot(tables: dict[str, pd.DataFrame], p: VsTbpttParams) -> dict[str, Any]:
 
 def _check_vs_tbptt(r: Results) -> Verdict:
     t = r.tables["accuracy"]
-    return all_beat(paired(t, "rat_bptt", "tbptt", ["ipc"]),
-                    "RaT-BPTT - T-BPTT at equal inner steps, accuracy points, per IPC", 0.02)
+    return all_beat(t, "rat_bptt", "tbptt", ["ipc"], "RaT-BPTT - T-BPTT at equal inner steps, accuracy points, "
+                    "per IPC", 0.02)
 
 
 def _check_memory(r: Results) -> Verdict:

@@ -194,6 +194,19 @@ def curve_table(certs: pd.DataFrame, heads: list[str], radii: list[float]) -> pd
     return pd.DataFrame(rows)
 
 
+def certified_tables(frame: pd.DataFrame, heads: list[str], radii: list[float]) -> dict[str, pd.DataFrame]:
+    """The tables every sween experiment starts from: ``certified_accuracy`` (per sigma and head: images,
+    ACR and certified accuracy at each radius, :func:`curve_table`) and the long ``certificates``."""
+    certs = certificates(frame, heads)
+    return {"certified_accuracy": curve_table(certs, heads, radii), "certificates": certs}
+
+
+def presets(smoke: dict | None = None, quick: dict | None = None, full: dict | None = None) -> dict[str, dict]:
+    """The three presets of a sween experiment: the shared :data:`SMOKE` and :data:`FULL` with the
+    experiment's own values on top; quick is the parameter defaults unless ``quick`` says otherwise."""
+    return {"smoke": {**SMOKE, **(smoke or {})}, "quick": dict(quick or {}), "full": {**FULL, **(full or {})}}
+
+
 def curve(certs: pd.DataFrame, sigma: float, model: str, grid: np.ndarray) -> np.ndarray:
     return certified_accuracy(certs[np.isclose(certs["sigma"], sigma) & (certs["model"] == model)], grid)
 

@@ -12,17 +12,15 @@ from collapselab.core import CellContext, Claim, Experiment, Results, Verdict, r
 from collapselab.core.plotting import new_figure
 from collapselab.experiments._papers import SWEEN as SWEEN_PAPER
 from collapselab.experiments.sween._common import (
-    FULL,
-    SMOKE,
     SweenParams,
     all_pass,
     cells,
-    certificates,
+    certified_tables,
     certify_heads,
     curve,
-    curve_table,
     fit_sween,
     per_image,
+    presets,
 )
 
 HEADS = ["sween", "adaptive", "adaptive-bound"]
@@ -37,15 +35,13 @@ def run_cell(cell: dict, ctx: CellContext) -> dict:
 
 
 def summarize(frame: pd.DataFrame, p: SweenParams) -> dict[str, pd.DataFrame]:
-    certs = certificates(frame, HEADS)
     saving = []
     for sigma, g in frame.groupby("sigma"):
         full = g["full_evals"].sum()
         for h in HEADS[1:]:
             saving.append({"sigma": sigma, "model": h, "member_evals": int(g[f"evals_{h}"].sum()),
                            "full_evals": int(full), "saving": 1 - g[f"evals_{h}"].sum() / full})
-    return {"certified_accuracy": curve_table(certs, HEADS, p.radii), "certificates": certs,
-            "saving": pd.DataFrame(saving)}
+    return {**certified_tables(frame, HEADS, p.radii), "saving": pd.DataFrame(saving)}
 
 
 def plot(tables: dict[str, pd.DataFrame], p: SweenParams) -> dict:
@@ -92,7 +88,7 @@ register(Experiment(
                  "'bound' rule (stop when the weight left cannot change the argmax). Presets as sween/certify, "
                  "150 test images at quick."),
     params=SweenParams,
-    presets={"smoke": SMOKE, "quick": {}, "full": FULL},
+    presets=presets(),
     cells=cells, run_cell=run_cell, summarize=summarize, plot=plot, main_figure="adaptive",
     claims=[Claim("fewer-evals", "Adaptive prediction cuts member evaluations by at least 30% with certified "
                   "accuracy within 1 point of the full SWEEN at every reporting radius", _check_adaptive,

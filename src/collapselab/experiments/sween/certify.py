@@ -12,17 +12,15 @@ from collapselab.core import CellContext, Claim, Experiment, Results, Verdict, r
 from collapselab.core.plotting import colors, new_figure
 from collapselab.experiments._papers import SWEEN as SWEEN_PAPER
 from collapselab.experiments.sween._common import (
-    FULL,
-    SMOKE,
     SweenParams,
     all_pass,
     cells,
-    certificates,
+    certified_tables,
     certify_heads,
     curve,
-    curve_table,
     fit_sween,
     per_image,
+    presets,
 )
 
 ENVELOPE_RADII = (0.25, 0.5)
@@ -43,8 +41,8 @@ def run_cell(cell: dict, ctx: CellContext) -> dict:
 
 def summarize(frame: pd.DataFrame, p: SweenParams) -> dict[str, pd.DataFrame]:
     heads = _heads(len(p.candidates))
-    certs = certificates(frame, heads)
-    table = curve_table(certs, heads, p.radii)
+    tables = certified_tables(frame, heads, p.radii)
+    table, certs = tables["certified_accuracy"], tables["certificates"]
     cols = [f"r={r:g}" for r in p.radii]
     env = []
     for sigma, t in table.groupby("sigma"):
@@ -129,7 +127,7 @@ register(Experiment(
                  "from the user's files (--set data_dir=...), ResNet-20/26/32, 400 epochs, n=100,000, 500 test "
                  "images (every 20th), GPU."),
     params=SweenParams,
-    presets={"smoke": SMOKE, "quick": {"n_test": 400}, "full": FULL},
+    presets=presets(quick={"n_test": 400}),
     cells=cells, run_cell=run_cell, summarize=summarize, plot=plot, main_figure="certified_accuracy",
     claims=[
         Claim("acr-above-best", "SWEEN's average certified radius exceeds the best candidate's, at every sigma",

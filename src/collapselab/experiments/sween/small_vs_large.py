@@ -14,18 +14,16 @@ from collapselab.core import CellContext, Claim, Experiment, Results, Verdict, r
 from collapselab.core.plotting import new_figure
 from collapselab.experiments._papers import SWEEN as SWEEN_PAPER
 from collapselab.experiments.sween._common import (
-    FULL,
-    SMOKE,
     ArchName,
     SweenParams,
     all_pass,
     cells,
-    certificates,
+    certified_tables,
     certify_heads,
     curve,
-    curve_table,
     fit_sween,
     per_image,
+    presets,
     trained,
 )
 from collapselab.smoothing import SWEEN
@@ -60,10 +58,9 @@ def run_cell(cell: dict, ctx: CellContext) -> dict:
 
 
 def summarize(frame: pd.DataFrame, p: SmallLargeParams) -> dict[str, pd.DataFrame]:
-    certs = certificates(frame, HEADS)
     times = frame[["sigma", "replicate", "small_train_seconds", "large_train_seconds", "small_params",
                    "large_params"]].sort_values(["sigma", "replicate"]).reset_index(drop=True)
-    return {"certified_accuracy": curve_table(certs, HEADS, p.radii), "certificates": certs, "training_time": times}
+    return {**certified_tables(frame, HEADS, p.radii), "training_time": times}
 
 
 def plot(tables: dict[str, pd.DataFrame], p: SmallLargeParams) -> dict:
@@ -124,10 +121,9 @@ register(Experiment(
                  "subset, 3 x ConvNet-w8 vs ConvNet-w32 (4x the width, ~4x the multiply-adds of the three "
                  "together), sigma 0.5, 50 test images per seed. full: CIFAR-10, ResNet-20 x3 vs ResNet-110."),
     params=SmallLargeParams,
-    presets={"smoke": {**SMOKE, "candidates": ["convnet-w8", "convnet-w8"], "large": "convnet-w16"},
-             "quick": {"seeds": 3},
-             "full": {**FULL, "candidates": ["resnet20", "resnet20", "resnet20"], "large": "resnet110",
-                      "radii": [0.0, 0.25, 0.5, 0.75, 1.0], "seeds": 3}},
+    presets=presets(smoke={"candidates": ["convnet-w8", "convnet-w8"], "large": "convnet-w16"}, quick={"seeds": 3},
+                    full={"candidates": ["resnet20", "resnet20", "resnet20"], "large": "resnet110",
+                          "radii": [0.0, 0.25, 0.5, 0.75, 1.0], "seeds": 3}),
     cells=cells, run_cell=run_cell, summarize=summarize, plot=plot, main_figure="small_vs_large",
     claims=[
         Claim("comparable-accuracy", "A SWEEN of a few small models has certified accuracy comparable to one large "

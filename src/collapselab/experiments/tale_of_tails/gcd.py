@@ -111,10 +111,9 @@ def _check_unlearn(r: Results) -> Verdict:
     if len(t) < 5:
         return Verdict.inconclusive(f"{len(t)} seeds", "needs >= 5 seeds (a paired t over seeds)")
     cmp = stats.paired_difference(t["lost_chain"], t["lost_control"], alternative="greater")
-    d = stats.beats(cmp, resolution=RESOLUTION)
-    text = (f"values known by gen0 and lost by gen{r.params.generations} per seed: {t['lost_chain'].tolist()}; "
-            f"lost by a clean retrain: {t['lost_control'].tolist()}; excess {d.text}")
-    return Verdict(d.status, text, d.needs)
+    return Verdict.of(stats.beats(cmp, resolution=RESOLUTION),
+                      f"values known by gen0 and lost by gen{r.params.generations} per seed: "
+                      f"{t['lost_chain'].tolist()}; lost by a clean retrain: {t['lost_control'].tolist()}; excess ")
 
 
 register(Experiment(
