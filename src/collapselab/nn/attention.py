@@ -72,6 +72,7 @@ class SoftmaxAttention(_MultiHead):
     def __init__(self, d_model: int, n_heads: int, max_len: int, dropout: float = 0.0):
         super().__init__(d_model, n_heads)
         self.dropout = dropout
+        self.max_len = max_len
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         q, k, v = self.split_heads(x)
@@ -80,18 +81,27 @@ class SoftmaxAttention(_MultiHead):
         return self.merge_heads(y)
 
     def init_state(self, batch: int, device=None, dtype=None) -> dict:
-        return {"k": None, "v": None}
+        """A KV cache preallocated for ``max_len`` positions: writing step t's key and value costs O(D),
+        not the O(t D) of growing the cache by concatenation."""
+        C = self.proj.in_features
+        shape = (batch, self.n_heads, self.max_len, C // self.n_heads)
+        dtype = dtype or self.proj.weight.dtype
+        return {"k": torch.zeros(shape, device=device, dtype=dtype),
+                "v": torch.zeros(shape, device=device, dtype=dtype)}
 
-    def _cached(self, x_t: torch.Tensor, state: dict):
+    def _write(self, x_t: torch.Tensor, state: dict, pos: int) -> torch.Tensor:
+        """Project ``x_t`` (B, 1, C), store its key and value at ``pos`` in the cache; returns the query."""
         q, k, v = self.split_heads(x_t)  # (B, nh, 1, hs)
-        K = k if state["k"] is None else torch.cat([state["k"], k], dim=2)  # (B, nh, t+1, hs)
-        V = v if state["v"] is None else torch.cat([state["v"], v], dim=2)
-        return q, K, V, {"k": K, "v": V}
+        if pos >= state["k"].shape[2]:
+            raise ValueError(f"position {pos} exceeds the cache of {state['k'].shape[2]} positions (`max_len`)")
+        state["k"][:, :, pos] = k[:, :, 0]
+        state["v"][:, :, pos] = v[:, :, 0]
+        return q
 
     def step(self, x_t: torch.Tensor, state: dict, pos: int) -> tuple[torch.Tensor, dict]:
-        q, K, V, state = self._cached(x_t, state)
-        y = F.scaled_dot_product_attention(q, K, V)  # the cache holds only the past: no mask needed
-        return self.merge_heads(y), state
+        q = self._write(x_t, state, pos)
+        K, V = state["k"][:, :, :pos + 1], state["v"][:, :, :pos + 1]  # the past and itself: no mask needed
+        return self.merge_heads(F.scaled_dot_product_attention(q, K, V)), state
 
 
 def sparse_mask(length: int, block: int, pattern: str = "fixed", summary: int = 1) -> torch.Tensor:
@@ -146,22 +156,10 @@ class SparseAttention(SoftmaxAttention):
         far = torch.arange(pos % B, max(pos % B, pos - B + 1), B, device=device)
         return torch.cat([far, recent])
 
-    def init_state(self, batch: int, device=None, dtype=None) -> dict:
-        C = self.proj.in_features
-        shape = (batch, self.n_heads, self.mask.shape[0], C // self.n_heads)  # preallocated: writes are O(D)
-        dtype = dtype or self.proj.weight.dtype
-        return {"k": torch.zeros(shape, device=device, dtype=dtype),
-                "v": torch.zeros(shape, device=device, dtype=dtype)}
-
     def step(self, x_t: torch.Tensor, state: dict, pos: int) -> tuple[torch.Tensor, dict]:
-        q, k, v = self.split_heads(x_t)  # (B, nh, 1, hs)
-        K, V = state["k"], state["v"]
-        if pos >= K.shape[2]:
-            raise ValueError(f"position {pos} exceeds the cache of {K.shape[2]} positions (`max_len`)")
-        K[:, :, pos] = k[:, :, 0]
-        V[:, :, pos] = v[:, :, 0]
-        idx = self.allowed(pos, device=K.device)
-        y = F.scaled_dot_product_attention(q, K.index_select(2, idx), V.index_select(2, idx))
+        q = self._write(x_t, state, pos)
+        idx = self.allowed(pos, device=state["k"].device)
+        y = F.scaled_dot_product_attention(q, state["k"].index_select(2, idx), state["v"].index_select(2, idx))
         return self.merge_heads(y), state
 
 

@@ -23,7 +23,7 @@ import torch
 
 from collapselab._validation import check_choice, check_int
 from collapselab.nn import DecoderLM
-from collapselab.nn.attention import LinearAttention, SparseAttention, sparse_mask
+from collapselab.nn.attention import LinearAttention, sparse_mask
 
 ATTENTIONS = ("softmax", "sparse", "linear")
 
@@ -94,13 +94,9 @@ def _random_state(att, state: dict, batch: int, length: int, g: torch.Generator,
 
     if isinstance(att, LinearAttention):
         return {"S": rand(batch, att.n_heads, hs, hs), "z": rand(batch, att.n_heads, hs).abs() * length + 1}
-    if isinstance(att, SparseAttention):  # preallocated cache: fill the first positions
-        state["k"][:, :, :length] = rand(batch, att.n_heads, length, hs)
-        state["v"][:, :, :length] = rand(batch, att.n_heads, length, hs)
-        return state
-    if length == 0:
-        return state
-    return {"k": rand(batch, att.n_heads, length, hs), "v": rand(batch, att.n_heads, length, hs)}
+    state["k"][:, :, :length] = rand(batch, att.n_heads, length, hs)  # preallocated KV cache (softmax, sparse)
+    state["v"][:, :, :length] = rand(batch, att.n_heads, length, hs)
+    return state
 
 
 @torch.no_grad()

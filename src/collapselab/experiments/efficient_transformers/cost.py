@@ -136,5 +136,5 @@ register(Experiment(
               test="paired t over replicates of slope(softmax) - slope(linear) > 0, alpha 0.05 (beats, "
                    "resolution 0.25)"),
     ],
-    version=2, uses_device=True,
+    version=3, uses_device=True,
 ))
