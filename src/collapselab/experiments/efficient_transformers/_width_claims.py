@@ -1,0 +1,219 @@
+"""The claims of efficient-transformers/min-width: each reads the tables of :mod:`.min_width` only
+(``widths``, ``width_exponents``, ``time_exponents``, ``flops_exponents``) and, except the positive
+control itself, is INCONCLUSIVE unless the standard transformer solved the largest size."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from collapselab import stats
+from collapselab.core import Claim, Results, Verdict
+from collapselab.experiments.efficient_transformers._common import (
+    EFFICIENT,
+    GENERAL,
+    LOCAL,
+    MARGIN,
+    combine,
+    estimate,
+    paired,
+)
+
+
+def _control(r: Results) -> tuple[bool | None, str]:
+    """Did the standard transformer solve the largest size of every task in every replicate?"""
+    w = r.tables["widths"]
+    std = w[w.attention == "softmax"]
+    if std.empty:
+        return None, "the standard transformer was not run"
+    out, ok = [], True
+    for task, g in std.groupby("task"):
+        top = g[g["L"] == g["L"].max()]
+        solved = int(top["min_width"].notna().sum())
+        out.append(f"{task} L={int(top['L'].iloc[0])}: solved in {solved}/{len(top)} replicates")
+        ok &= solved == len(top)
+    return ok, "; ".join(out)
+
+
+def _gate(r: Results) -> Verdict | None:
+    ok, text = _control(r)
+    if ok:
+        return None
+    return Verdict.inconclusive(f"positive control not met ({text})", "needs the standard transformer to solve "
+                                "the largest size within the width grid and step budget (a wider grid, more "
+                                "steps: preset full)")
+
+
+def _check_control(r: Results) -> Verdict:
+    ok, text = _control(r)
+    if ok is None:
+        return Verdict.inconclusive(text, "needs softmax among the attentions")
+    return Verdict.check(ok, text)
+
+
+def _rows(t: pd.DataFrame, task: str, att: str) -> pd.DataFrame:
+    return t[(t.task == task) & (t.attention == att)]
+
+
+def _check_standard_constant(r: Results) -> Verdict:
+    if (gate := _gate(r)) is not None:
+        return gate
+    t = r.tables["width_exponents"]
+    parts = []
+    for task in sorted(set(t.task)):
+        cmp = estimate(_rows(t, task, "softmax"))
+        v = (Verdict.inconclusive("fewer than 3 replicates", "needs >= 3 seeds") if cmp is None
+             else Verdict.of(stats.matches(cmp, margin=MARGIN), "exponent "))
+        parts.append((task, v))
+    return combine(parts)
+
+
+def _check_efficient_sqrt(r: Results) -> Verdict:
+    if (gate := _gate(r)) is not None:
+        return gate
+    t = r.tables["width_exponents"]
+    parts = []
+    for task in [x for x in GENERAL if x in set(t.task)]:
+        for att in [a for a in EFFICIENT if a in set(t.attention)]:
+            rows = _rows(t, task, att)
+            cmp = estimate(rows.assign(exponent=rows["exponent"] - MARGIN), alternative="greater")
+            if cmp is None:
+                v = Verdict.inconclusive("fewer than 3 replicates or unsolved at the smallest size",
+                                         "needs >= 3 seeds and a grid that solves the smallest size")
+            else:
+                v = Verdict.of(stats.beats(cmp, resolution=MARGIN), f"exponent - {MARGIN:g} ")
+                if v.status != "PASS" and rows["censored"].any():
+                    v = Verdict.inconclusive(v.measured + " (unsolved sizes: a lower bound)",
+                                             "needs a width grid that solves the largest size")
+            parts.append((f"{att}/{task}", v))
+    if not parts:
+        return Verdict.inconclusive("no general DP task (lis, ed) with sparse or linear attention",
+                                    "needs tasks lis or ed and attentions sparse, linear")
+    return combine(parts)
+
+
+def _check_efficient_vs_standard(r: Results) -> Verdict:
+    if (gate := _gate(r)) is not None:
+        return gate
+    t = r.tables["width_exponents"]
+    parts = []
+    for task in [x for x in GENERAL if x in set(t.task)]:
+        for att in [a for a in EFFICIENT if a in set(t.attention)]:
+            eff, std = _rows(t, task, att), _rows(t, task, "softmax")
+            cmp = paired(eff, std, alternative="greater")
+            if cmp is None:
+                v = Verdict.inconclusive("fewer than 3 paired replicates", "needs >= 3 seeds")
+            else:
+                v = Verdict.of(stats.beats(cmp, resolution=MARGIN), "exponent difference ")
+                if v.status != "PASS" and eff["censored"].any():
+                    v = Verdict.inconclusive(v.measured + " (unsolved sizes: a lower bound)",
+                                             "needs a width grid that solves the largest size")
+            parts.append((f"{att}-softmax/{task}", v))
+    return combine(parts)
+
+
+def _check_arithmetic_local(r: Results) -> Verdict:
+    t = r.tables["width_exponents"]
+    general = [x for x in GENERAL if x in set(t.task)]
+    if LOCAL not in set(t.task) or not general:
+        return Verdict.inconclusive(f"tasks run: {sorted(set(t.task))}", "needs arithmetic and lis or ed "
+                                    "(preset full)")
+    if (gate := _gate(r)) is not None:
+        return gate
+    parts = []
+    for att in [a for a in EFFICIENT if a in set(t.attention)]:
+        a, g = estimate(_rows(t, LOCAL, att)), estimate(_rows(t, general[0], att))
+        if a is None or g is None:
+            parts.append((att, Verdict.inconclusive("fewer than 3 replicates", "needs >= 3 seeds")))
+            continue
+        cmp = stats.from_estimate(g.estimate - a.estimate, math.hypot(g.se, a.se), df=min(a.n, g.n) - 1,
+                                  n=a.n + g.n)
+        parts.append((att, Verdict.of(stats.beats(cmp, resolution=MARGIN), f"{general[0]} - arithmetic exponent ")))
+    return combine(parts)
+
+
+def _cost_parts(r: Results, tasks: list[str], decide) -> list[tuple[str, Verdict]]:
+    t, f = r.tables["time_exponents"], r.tables["flops_exponents"]
+    parts = []
+    for task in tasks:
+        for att in [a for a in EFFICIENT if a in set(t.attention)]:
+            cmp = paired(_rows(t, task, "softmax"), _rows(t, task, att), alternative="two-sided")
+            pred = paired(_rows(f, task, "softmax"), _rows(f, task, att), alternative="two-sided")
+            if cmp is None:
+                v = Verdict.inconclusive("fewer than 3 replicates with every size solved",
+                                         "needs >= 3 seeds solving every size")
+            else:
+                v = decide(cmp)
+                v = Verdict(v.status, v.measured + (f"; formula predicts {pred.estimate:.3g}" if pred else ""),
+                            v.needs)
+            parts.append((f"softmax-{att}/{task}", v))
+    return parts
+
+
+def _check_no_saving(r: Results) -> Verdict:
+    if (gate := _gate(r)) is not None:
+        return gate
+    tasks = [x for x in GENERAL if x in set(r.tables["time_exponents"].task)]
+    return combine(_cost_parts(r, tasks, lambda c: Verdict.of(
+        stats.at_most(c, margin=MARGIN, resolution=MARGIN), "time-per-token exponent difference ")))
+
+
+def _check_saving_local(r: Results) -> Verdict:
+    if LOCAL not in set(r.tables["time_exponents"].task):
+        return Verdict.inconclusive("arithmetic not run", "needs task arithmetic (preset full)")
+    if (gate := _gate(r)) is not None:
+        return gate
+    return combine(_cost_parts(r, [LOCAL], lambda c: Verdict.of(
+        stats.beats(stats.from_estimate(c.estimate, c.se, df=c.n - 1, n=c.n), resolution=MARGIN),
+        "time-per-token exponent difference ")))
+
+
+EXP_TEST = ("per replicate (seed; data and initialisation shared by the attentions), the OLS slope of "
+            "log(minimal width) on log(L) over the sizes; mean over >= 3 replicates, SE^2 = seed variance / n + "
+            "the width grid's resolution log(r)/sqrt(12 Sxx) squared; t interval (df n-1). ")
+GATE = ("INCONCLUSIVE unless the positive control holds (the standard transformer solves the largest size "
+        "in every replicate).")
+
+
+CLAIMS = [
+    Claim("positive-control", "The standard transformer solves the largest problem size of every task within "
+          "the width grid and step budget (without it no minimal-width claim can be judged)", _check_control,
+          source="derived: docs/efficient-transformers.md#positive-control", kind="consistency",
+          test="PASS iff every replicate's standard model reaches the threshold test exact match at the largest "
+               "size at some width of the grid; else FAIL"),
+    Claim("standard-constant", "A standard transformer solves the tasks at every size with a constant width: "
+          "its minimal width does not grow with the CoT length L (exponent ~ 0)", _check_standard_constant,
+          source="Abstract; Sec. 1 (Table 1); Sec. 5 experiments", kind="paper",
+          test=EXP_TEST + "TOST of the exponent against +-0.25 (half the gap to the efficient models' 1/2), "
+               "alpha 0.05, per task; all tasks must PASS. " + GATE),
+    Claim("efficient-sqrt", "Sparse and linear transformers need a width growing at least like sqrt(L) on "
+          "general DP tasks (LIS, ED): exponent >= 1/2, judged against the midpoint 0.25 between the theories",
+          _check_efficient_sqrt, source="Abstract; Sec. 4 (width lower bound Omega(sqrt(L))); Sec. 5",
+          kind="paper",
+          test=EXP_TEST + "one-sided t of exponent > 0.25, alpha 0.05 (beats, resolution 0.25), per "
+               "attention and general task; unsolved sizes make the exponent a lower bound (a PASS stands, "
+               "anything else is INCONCLUSIVE). " + GATE),
+    Claim("efficient-vs-standard", "The efficient transformers' minimal width grows faster with L than the "
+          "standard transformer's", _check_efficient_vs_standard, source="Abstract; Sec. 5", kind="paper",
+          test="per replicate, exponent(efficient) - exponent(standard), paired by seed; one-sided t > 0, "
+               "alpha 0.05 (beats, resolution 0.25), both grids' resolution in the SE. " + GATE),
+    Claim("arithmetic-local", "Under locality (arithmetic) the efficient transformers' width grows more "
+          "slowly with L than on general DP", _check_arithmetic_local,
+          source="Sec. 1 (Table 1, Arithmetic and locality columns); Sec. 5", kind="paper",
+          test="exponent(LIS or ED) - exponent(arithmetic) per efficient attention, Welch-type t from the two "
+               "estimates, one-sided > 0, alpha 0.05 (beats, resolution 0.25). " + GATE),
+    Claim("no-saving-general", "On general DP, at the widths they need, sparse and linear transformers do "
+          "not save computation: their time per generated token grows with L at least as fast as the "
+          "standard transformer's (no asymptotic saving)", _check_no_saving,
+          source="Abstract; Sec. 1 (Table 1, General reasoning column)", kind="paper",
+          test="measured wall time per generated token of the trained models (batched cached decoding of "
+               "test prompts); per replicate exponent(standard) - exponent(efficient) against L, paired t, "
+               "95% CI; PASS iff its upper bound <= 0.25 with half-width <= 0.25 (at_most), FAIL iff its "
+               "lower bound > 0.25; the FLOP formula at the measured widths is the prediction. " + GATE),
+    Claim("saving-local", "Under locality (arithmetic) the efficient transformers do save computation: their "
+          "time per generated token grows more slowly with L than the standard transformer's",
+          _check_saving_local, source="Abstract; Sec. 1 (Table 1, locality column)", kind="paper",
+          test="as no-saving-general on arithmetic; one-sided t of exponent(standard) - exponent(efficient) "
+               "> 0, alpha 0.05 (beats, resolution 0.25). " + GATE),
+]
