@@ -104,6 +104,22 @@ def test_train_with_noise_learns_and_is_reproducible():
     assert all(torch.equal(p, q) for p, q in zip(models[0].parameters(), models[1].parameters()))
 
 
+def test_train_with_noise_step_schedule():
+    """milestones multiply the rate by gamma from that epoch on: with gamma 0 the weights freeze there,
+    so 5 epochs with a drop at 2 equal 2 epochs; without the drop they move on."""
+    x, y = toy_data()
+
+    def trained(epochs: int, **kw) -> list[torch.Tensor]:
+        torch.manual_seed(1)  # test-only: identical initial weights
+        m = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 4))
+        train_with_noise(m, x, y, 0.25, epochs=epochs, lr=0.01, generator=3, **kw)
+        return [p.detach().clone() for p in m.parameters()]
+
+    two = trained(2)
+    assert all(torch.equal(p, q) for p, q in zip(two, trained(5, milestones=[2], gamma=0.0)))
+    assert not all(torch.equal(p, q) for p, q in zip(two, trained(5)))
+
+
 def test_sween_validation():
     with pytest.raises(ValueError, match="candidates"):
         SWEEN([])

@@ -66,13 +66,15 @@ class SWEEN(nn.Module):
 
     def fit_weights(self, x: torch.Tensor, y: torch.Tensor, sigma: float, *, epochs: int = 20,
                     batch_size: int = 64, lr: float = 0.01, weight_decay: float = 5e-4,
-                    optimizer: str = "sgd", device: str | torch.device = "cpu",
+                    optimizer: str = "sgd", milestones: Sequence[int] = (), gamma: float = 0.1,
+                    device: str | torch.device = "cpu",
                     generator: torch.Generator | int | None = None) -> list[float]:
         """Train only w by minimising  -log(g_y(x + delta) + 1e-10),  delta ~ N(0, sigma^2 I), on
         held-out (x, y) (data the candidates were not trained on). One noise draw per image per
         epoch; SGD with momentum 0.9 as in the release (lr 0.01, weight decay 5e-4).  [V-code]
-        The loop is :func:`collapselab.nn.fit` (the release's step schedule is not applied: ``fit``
-        has none). Returns the mean loss of each epoch; afterwards ``self.weights`` holds alpha.
+        The loop is :func:`collapselab.nn.fit`; ``milestones`` (epochs) multiply the rate by ``gamma``
+        there (the release: 60 and 90 of 150 epochs, gamma 0.1; empty: a constant rate). Returns the
+        mean loss of each epoch; afterwards ``self.weights`` holds alpha.
         """
         from collapselab.nn import fit
 
@@ -92,7 +94,7 @@ class SWEEN(nn.Module):
 
         return fit(_LogEnsemble(self), x, y, epochs=epochs, batch_size=batch_size, lr=lr,
                    weight_decay=weight_decay, optimizer=optimizer, loss_fn=F.nll_loss, augment=noisy,
-                   device=device, generator=gen)
+                   device=device, generator=gen, **_steps(milestones, gamma))
 
 
 class _LogEnsemble(nn.Module):
@@ -243,13 +245,15 @@ class AdaptiveSWEEN(nn.Module):
 
 def train_with_noise(model: nn.Module, x: torch.Tensor, y: torch.Tensor, sigma: float, *, epochs: int = 10,
                      batch_size: int = 128, lr: float = 1e-3, weight_decay: float = 0.0,
-                     optimizer: str = "adam", augment=None, device: str | torch.device = "cpu",
+                     optimizer: str = "adam", augment=None, milestones: Sequence[int] = (),
+                     gamma: float = 0.1, device: str | torch.device = "cpu",
                      generator: torch.Generator | int | None = None) -> list[float]:
     """Gaussian noise augmentation (Cohen et al. Sec. 4): train on x + delta, delta ~ N(0, sigma^2 I),
     one fresh draw per image per epoch, so that f is accurate under the noise the smoothing adds.
 
     ``augment(xb, generator)`` (optional) is applied before the noise (e.g. crops and flips).
     The batch order comes from ``generator`` (CPU); the noise from a device generator seeded from it.
+    ``milestones`` (epochs) multiply the rate by ``gamma`` (the release: 150 and 300 of 400 epochs).
     Returns the mean loss per epoch (:func:`collapselab.nn.fit`).
     """
     from collapselab.nn import fit
@@ -265,7 +269,12 @@ def train_with_noise(model: nn.Module, x: torch.Tensor, y: torch.Tensor, sigma: 
         return xb + sigma * torch.randn(xb.shape, generator=noise_gen, device=xb.device)
 
     return fit(model, x, y, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-               optimizer=optimizer, augment=noisy, device=device, generator=gen)
+               optimizer=optimizer, augment=noisy, device=device, generator=gen, **_steps(milestones, gamma))
+
+
+def _steps(milestones: Sequence[int], gamma: float) -> dict:
+    """:func:`collapselab.nn.fit`'s schedule arguments: a step schedule at ``milestones``, else constant."""
+    return {"schedule": "multistep", "milestones": list(milestones), "gamma": gamma} if milestones else {}
 
 
 

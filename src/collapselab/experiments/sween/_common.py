@@ -47,9 +47,13 @@ class SweenParams(Params):
     train_lr: float = Field(1e-3, gt=0, description="candidate learning rate")
     train_optimizer: Literal["adam", "sgd"] = Field("adam", description="candidate optimiser")
     train_batch: int = Field(128, ge=1, description="candidate batch size")
+    train_milestones: list[int] = Field([], description="epochs at which the candidates' rate drops 10x "
+                                        "(the release: 150, 300 of 400; none at quick)")
     n_holdout: int = Field(500, ge=10, description="held-out training images for the SWEEN weights")
     weight_epochs: int = Field(30, ge=1, description="epochs of weight training")
     weight_lr: float = Field(0.1, gt=0, description="SGD learning rate of w")
+    weight_milestones: list[int] = Field([], description="epochs at which the rate of w drops 10x (the "
+                                         "release: 60, 90 of 150; none at quick)")
     n_test: int = Field(150, ge=1, description="test images certified")
     test_stride: int = Field(1, ge=1, description="certify every test_stride-th test image")
     n0: int = Field(100, ge=1, description="CERTIFY selection samples")
@@ -63,15 +67,18 @@ SMOKE = {"candidates": ["mlp-128", "lenet"], "sigmas": [0.5], "train_epochs": 1,
          "weight_epochs": 2, "n_test": 8, "n0": 10, "n": 60, "cert_batch": 256}
 FULL = {"dataset": "cifar10", "data_dir": None, "candidates": ["resnet20", "resnet26", "resnet32"],
         "sigmas": [0.25, 0.5], "train_epochs": 400, "train_lr": 0.01, "train_optimizer": "sgd", "train_batch": 64,
-        "n_holdout": 2000, "weight_epochs": 150, "weight_lr": 0.01, "n_test": 500, "test_stride": 20,
+        "train_milestones": [150, 300], "n_holdout": 2000, "weight_epochs": 150, "weight_lr": 0.01,
+        "weight_milestones": [60, 90], "n_test": 500, "test_stride": 20,
         "n0": 100, "n": 100_000, "alpha": 0.001, "cert_batch": 1000,
         "radii": [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0]}
 _PIPELINE = ("dataset", "data_dir", "sigma", "train_epochs", "train_lr", "train_optimizer", "train_batch",
-             "n_holdout", "n_test", "test_stride")
+             "train_milestones", "n_holdout", "n_test", "test_stride")
 
 
 def cells(p: SweenParams) -> list[dict]:
-    base = p.model_dump(exclude={"seeds", "sigmas"})
+    # a schedule enters the cell only when set: cells without one (and so their seeds) stay as they were
+    empty = {k for k in ("train_milestones", "weight_milestones") if not getattr(p, k)}
+    base = p.model_dump(exclude={"seeds", "sigmas", *empty})
     return [{**base, "sigma": s} for s in p.sigmas]
 
 
@@ -122,7 +129,8 @@ def _trained(key: tuple, archs: tuple, tag: str, ctx: CellContext):
         start = _clock(ctx.device)
         train_with_noise(model, xt, yt, cell["sigma"], epochs=cell["train_epochs"], lr=cell["train_lr"],
                          optimizer=cell["train_optimizer"], batch_size=cell["train_batch"], augment=augment,
-                         device=ctx.device, generator=ctx.torch_generator(f"{tag}-train", i, device="cpu"))
+                         milestones=cell.get("train_milestones", ()), device=ctx.device,
+                         generator=ctx.torch_generator(f"{tag}-train", i, device="cpu"))
         seconds.append(_clock(ctx.device) - start)
         acc.append(accuracy(model, xs, ys, device=ctx.device))
         models.append(model.eval())
@@ -130,7 +138,8 @@ def _trained(key: tuple, archs: tuple, tag: str, ctx: CellContext):
 
 
 def trained(cell: dict, archs: list[str], ctx: CellContext, tag: str = "cand"):
-    return _trained(tuple(cell[k] for k in _PIPELINE), tuple(archs), tag, ctx)
+    key = tuple(tuple(v) if isinstance(v := cell.get(k, ()), list) else v for k in _PIPELINE)  # hashable
+    return _trained(key, tuple(archs), tag, ctx)
 
 
 def fit_sween(cell: dict, ctx: CellContext) -> tuple[SWEEN, list[float], float, list[float]]:
@@ -139,7 +148,8 @@ def fit_sween(cell: dict, ctx: CellContext) -> tuple[SWEEN, list[float], float, 
     _, _, xh, yh, _, _ = cell_split(cell)
     ens = SWEEN(models).to(ctx.device)
     start = _clock(ctx.device)
-    ens.fit_weights(xh, yh, cell["sigma"], epochs=cell["weight_epochs"], lr=cell["weight_lr"], device=ctx.device,
+    ens.fit_weights(xh, yh, cell["sigma"], epochs=cell["weight_epochs"], lr=cell["weight_lr"],
+                    milestones=cell.get("weight_milestones", ()), device=ctx.device,
                     generator=ctx.torch_generator("weights", device="cpu"))
     return ens, list(seconds), _clock(ctx.device) - start, list(acc)
 
