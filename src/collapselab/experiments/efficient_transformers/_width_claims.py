@@ -69,24 +69,34 @@ def _check_standard_constant(r: Results) -> Verdict:
     return combine(parts)
 
 
+def _general_efficient(t: pd.DataFrame) -> list[tuple[str, str]]:
+    """(task, attention) for every general DP task (LIS, ED) and efficient attention in the table."""
+    return [(task, att) for task in GENERAL if task in set(t.task) for att in EFFICIENT if att in set(t.attention)]
+
+
+def _beats_bound(cmp: stats.Comparison | None, censored: bool, prefix: str, missing: Verdict) -> Verdict:
+    """``stats.beats`` (resolution MARGIN) on an exponent comparison; ``missing`` when there is none. An
+    efficient exponent with unsolved sizes is a lower bound: its PASS stands, anything else is INCONCLUSIVE."""
+    if cmp is None:
+        return missing
+    v = Verdict.of(stats.beats(cmp, resolution=MARGIN), prefix)
+    if v.status != "PASS" and censored:
+        return Verdict.inconclusive(v.measured + " (unsolved sizes: a lower bound)",
+                                    "needs a width grid that solves the largest size")
+    return v
+
+
 def _check_efficient_sqrt(r: Results) -> Verdict:
     if (gate := _gate(r)) is not None:
         return gate
     t = r.tables["width_exponents"]
+    missing = Verdict.inconclusive("fewer than 3 replicates or unsolved at the smallest size",
+                                   "needs >= 3 seeds and a grid that solves the smallest size")
     parts = []
-    for task in [x for x in GENERAL if x in set(t.task)]:
-        for att in [a for a in EFFICIENT if a in set(t.attention)]:
-            rows = _rows(t, task, att)
-            cmp = estimate(rows.assign(exponent=rows["exponent"] - MARGIN), alternative="greater")
-            if cmp is None:
-                v = Verdict.inconclusive("fewer than 3 replicates or unsolved at the smallest size",
-                                         "needs >= 3 seeds and a grid that solves the smallest size")
-            else:
-                v = Verdict.of(stats.beats(cmp, resolution=MARGIN), f"exponent - {MARGIN:g} ")
-                if v.status != "PASS" and rows["censored"].any():
-                    v = Verdict.inconclusive(v.measured + " (unsolved sizes: a lower bound)",
-                                             "needs a width grid that solves the largest size")
-            parts.append((f"{att}/{task}", v))
+    for task, att in _general_efficient(t):
+        rows = _rows(t, task, att)
+        cmp = estimate(rows.assign(exponent=rows["exponent"] - MARGIN), alternative="greater")
+        parts.append((f"{att}/{task}", _beats_bound(cmp, rows["censored"].any(), f"exponent - {MARGIN:g} ", missing)))
     if not parts:
         return Verdict.inconclusive("no general DP task (lis, ed) with sparse or linear attention",
                                     "needs tasks lis or ed and attentions sparse, linear")
@@ -97,19 +107,13 @@ def _check_efficient_vs_standard(r: Results) -> Verdict:
     if (gate := _gate(r)) is not None:
         return gate
     t = r.tables["width_exponents"]
+    missing = Verdict.inconclusive("fewer than 3 paired replicates", "needs >= 3 seeds")
     parts = []
-    for task in [x for x in GENERAL if x in set(t.task)]:
-        for att in [a for a in EFFICIENT if a in set(t.attention)]:
-            eff, std = _rows(t, task, att), _rows(t, task, "softmax")
-            cmp = paired(eff, std, alternative="greater")
-            if cmp is None:
-                v = Verdict.inconclusive("fewer than 3 paired replicates", "needs >= 3 seeds")
-            else:
-                v = Verdict.of(stats.beats(cmp, resolution=MARGIN), "exponent difference ")
-                if v.status != "PASS" and eff["censored"].any():
-                    v = Verdict.inconclusive(v.measured + " (unsolved sizes: a lower bound)",
-                                             "needs a width grid that solves the largest size")
-            parts.append((f"{att}-softmax/{task}", v))
+    for task, att in _general_efficient(t):
+        eff, std = _rows(t, task, att), _rows(t, task, "softmax")
+        cmp = paired(eff, std, alternative="greater")
+        parts.append((f"{att}-softmax/{task}", _beats_bound(cmp, eff["censored"].any(), "exponent difference ",
+                                                            missing)))
     return combine(parts)
 
 
