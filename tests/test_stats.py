@@ -115,6 +115,12 @@ def test_matches_rule():
     assert stats.matches(_cmp([0.01, -0.01, 0.0, 0.02, -0.02]), margin=0.1).status == "PASS"
     assert stats.matches(_cmp([1.0, 1.01, 0.99, 1.02, 0.98]), margin=0.1).status == "FAIL"
     assert stats.matches(_cmp([0.5, -0.5, 0.4, -0.4]), margin=0.1).status == "INCONCLUSIVE"
+    # wide, but wholly beyond the margin: the effect exceeds it significantly (as at_most FAILs)
+    wide = _cmp([2.0, 1.0, 3.0])
+    assert wide.halfwidth > 0.25 and stats.matches(wide, margin=0.25).status == "FAIL"
+    assert stats.matches(_cmp([-2.0, -1.0, -3.0]), margin=0.25).status == "FAIL"
+    # wide and straddling the margin: still undecided
+    assert stats.matches(_cmp([0.6, -0.2, 1.4]), margin=0.25).status == "INCONCLUSIVE"
 
 
 def test_at_most_rule_never_passes_by_default():

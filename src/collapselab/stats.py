@@ -383,12 +383,14 @@ def beats(cmp: Comparison, *, resolution: float, alpha: float = 0.05) -> Decisio
 
 def matches(cmp: Comparison, *, margin: float, alpha: float = 0.05) -> Decision:
     """"A matches B" (``cmp`` = A - B or the raw effect): PASS iff TOST rejects non-equivalence at
-    ``margin``; FAIL when |estimate| > margin and the half-width is at most ``margin``; else INCONCLUSIVE."""
+    ``margin``; FAIL when the TOST interval (1 - 2 alpha) lies wholly outside [-margin, margin] (the effect
+    exceeds the margin significantly, as :func:`at_most` FAILs), or when |estimate| > margin and the
+    half-width is at most ``margin``; else INCONCLUSIVE."""
     eq = cmp if cmp.method == "TOST" and cmp.null == margin else equivalence(cmp, margin, alpha=alpha)
     text = eq.text() + f", margin +-{margin:g}"
     if eq.pvalue < alpha:
         return Decision("PASS", text)
-    if abs(eq.estimate) > margin and eq.halfwidth <= margin:
+    if eq.low > margin or eq.high < -margin or (abs(eq.estimate) > margin and eq.halfwidth <= margin):
         return Decision("FAIL", text)
     room = margin - abs(eq.estimate)  # the half-width that would fit the interval inside the margin
     return Decision("INCONCLUSIVE", text, _more_data(eq, room if room > 0 else margin))
