@@ -6,8 +6,11 @@
 2. Scaling: CPU-bound cells (a fixed amount of pure-Python arithmetic each) with ``--workers 1`` against
    ``--workers 2``; cells of about a second, like short real cells (the cost of starting the worker
    processes, which import the package, is printed beside). Goal: at least 1.7x on a 2-core machine.
+3. Pool reuse: a few real experiments at ``smoke``, 2 workers, each run starting its own pool against all
+   of them in one :class:`~collapselab.core.sweep.WorkerPool` (what ``reproduce`` and a multi-experiment
+   ``run`` do): the saving is the workers' spawn and imports (torch, the experiment modules), per experiment.
 
-Run: ``python benchmarks/sweep_overhead.py [--cells 400] [--cpu-cells 16]``.
+Run: ``python benchmarks/sweep_overhead.py [--cells 400] [--cpu-cells 16] [--experiments NAME ...]``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,10 @@ from pydantic import Field
 
 from collapselab.core import Analysis, CellContext, Experiment, Paper, Params, register
 from collapselab.core.runner import run_experiment
+from collapselab.core.sweep import WorkerPool
+
+REAL = ["efficient-transformers/cost", "beyond-collapse/phase-transition", "strong-collapse/pareto",
+        "demystified/kernel", "tale-of-tails/bigram", "transferred-discrepancy/inits"]
 
 BENCH = Paper("bench", "Framework benchmark", "-", "bench")
 
@@ -64,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cells", type=int, default=400)
     ap.add_argument("--cpu-cells", type=int, default=16)
     ap.add_argument("--work", type=int, default=8_000_000, help="loop iterations per CPU-bound cell")
+    ap.add_argument("--experiments", nargs="+", default=REAL, help="real experiments run at smoke for part 3")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         n = args.cells
@@ -87,6 +95,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"scaling: {m} CPU-bound cells: 1 worker {one:.2f} s, 2 workers {two:.2f} s -> speed-up "
               f"{one / two:.2f}x (goal >= 1.7x); this includes starting the workers, which alone takes "
               f"{start:.2f} s (a 2-worker run of 2 empty cells)")
+        names = args.experiments
+        for name in names:  # the driver's own imports, outside the timings
+            run_experiment(name, preset="smoke", out_dir=Path(tmp) / "warm", workers=2)
+        own = timed(lambda: [run_experiment(name, preset="smoke", out_dir=Path(tmp) / "own", workers=2)
+                             for name in names])
+
+        def shared_pool() -> None:
+            with WorkerPool(2) as pool:
+                for name in names:
+                    run_experiment(name, preset="smoke", out_dir=Path(tmp) / "shared", workers=2, pool=pool)
+
+        shared = timed(shared_pool)
+        print(f"pool reuse: {len(names)} experiments at smoke, 2 workers: a pool per run {own:.1f} s, one shared "
+              f"pool {shared:.1f} s -> {own / shared:.2f}x, {(own - shared) / len(names):.2f} s saved per "
+              f"experiment")
     return 0
 
 

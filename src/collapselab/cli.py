@@ -13,7 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -259,6 +259,7 @@ def run_cmd(
     """Run (or resume) experiments, then print their claims."""
     from collapselab.core.registry import get_experiment
     from collapselab.core.runner import run_experiment
+    from collapselab.core.sweep import WorkerPool
 
     o = sweep
     _check_sweep_options(o.backend, o.workers, o.device, o.ray_address)
@@ -272,13 +273,15 @@ def run_cmd(
         return
     tracker = _tracker(o.track, o.out, o.tracking_uri)
     any_fail = False
-    for name in experiments:
-        with _interruptible():
-            report = _user(run_experiment, name, preset=preset, overrides=set_ or [], seeds=seeds, out_dir=o.out,
-                           workers=o.n_workers, backend=o.backend, ray_address=o.ray_address, device=o.device,
-                           retry_failed=o.retry_failed, progress=_RichProgress(), on_report=tracker)
-        _print_report(report)
-        any_fail |= any(c.status in ("FAIL", "ERROR") for c in report.claims)
+    with WorkerPool(o.n_workers) if o.backend == "local" and o.n_workers > 1 else nullcontext() as pool:
+        for name in experiments:  # one pool: its workers import torch and the experiments once
+            with _interruptible():
+                report = _user(run_experiment, name, preset=preset, overrides=set_ or [], seeds=seeds,
+                               out_dir=o.out, workers=o.n_workers, backend=o.backend, ray_address=o.ray_address,
+                               device=o.device, retry_failed=o.retry_failed, progress=_RichProgress(),
+                               on_report=tracker, pool=pool)
+            _print_report(report)
+            any_fail |= any(c.status in ("FAIL", "ERROR") for c in report.claims)
     if tracker is not None:
         console.print(f"tracked {len(tracker.logged)} run(s) in MLflow at {tracker.uri}")
     if o.strict and any_fail:

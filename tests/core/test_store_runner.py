@@ -81,3 +81,39 @@ def test_a_figure_that_cannot_be_drawn_costs_nothing_else(tmp_path):
     assert rep.analysis_error and "figure 'broken' could not be saved" in rep.analysis_error
     assert (rep.artifact_dir / "figures" / "values.png").is_file()
     assert (rep.artifact_dir / "claims.json").is_file() and [c.status for c in rep.claims] == ["PASS", "PASS"]
+
+
+@pytest.mark.slow
+def test_a_shared_worker_pool_keeps_its_processes_and_the_numbers(tmp_path):
+    from collapselab.core.sweep import WorkerPool
+
+    fresh = run_experiment("toy/values", out_dir=tmp_path / "fresh", workers=2)
+    with WorkerPool(2) as pool:
+        a = run_experiment("toy/values", out_dir=tmp_path / "a", workers=2, pool=pool)
+        b = run_experiment("toy/values", preset="quick", out_dir=tmp_path / "b", workers=2, pool=pool)
+        with pytest.raises(ValueError, match="pool"):
+            run_experiment("toy/values", out_dir=tmp_path / "c", workers=3, pool=pool)
+    key = ["cell_key", "replicate"]
+    assert a.frame.sort_values(key)["value"].tolist() == fresh.frame.sort_values(key)["value"].tolist()
+    # the second experiment ran in the first one's worker processes (no new spawn and import)
+    assert set(b.frame["pid"]) <= set(a.frame["pid"]) and len(set(a.frame["pid"])) <= 2
+    with pytest.raises(ValueError, match="workers"):
+        WorkerPool(1)
+
+
+@pytest.mark.slow
+def test_a_shared_pool_stopped_midway_starts_new_workers_next_time():
+    from collapselab.core.registry import get_experiment
+    from collapselab.core.runner import plan
+    from collapselab.core.sweep import WorkerPool, run_local
+
+    exp = get_experiment("toy/values")
+    tasks = plan(exp, exp.params(), "cpu")
+    with WorkerPool(2) as pool:
+        stream = run_local(tasks, 2, pool)
+        first = next(stream)
+        stream.close()  # the consumer stops (as on Ctrl-C): the workers are stopped, not waited for
+        assert pool._executor is None
+        again = list(run_local(tasks, 2, pool))
+    assert first.status == "done" and [r.status for r in again] == ["done"] * len(tasks)
+    assert first.metrics["pid"] not in {r.metrics["pid"] for r in again}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from collapselab.core.experiment import Paper
 from collapselab.core.registry import UnknownExperiment, all_experiments
 from collapselab.core.report import known_papers, write_report, write_site
 from collapselab.core.runner import RunReport, run_experiment
+from collapselab.core.sweep import WorkerPool
 
 
 @dataclass
@@ -112,23 +114,26 @@ def reproduce(out_dir: str | Path = "results", *, preset: str = "quick", only: l
     experiments = all_experiments()
     papers = [p for p in known_papers() if selected is None or p.slug in selected]
     outcomes = []
-    for paper in papers:
-        outcome = PaperOutcome(paper)
-        for name, exp in experiments.items():
-            if exp.paper.slug != paper.slug:
-                continue
-            if on_start:
-                on_start(name)
-            try:
-                outcome.reports.append(run_experiment(
-                    name, preset=preset, out_dir=out_dir, workers=workers, backend=backend,
-                    ray_address=ray_address, device=device if exp.uses_device else "cpu",
-                    retry_failed=retry_failed, progress=progress() if progress else None, on_report=on_report))
-            except Exception as exc:  # one broken experiment must not stop the others
-                if _is_user_error(exc):
-                    raise
-                outcome.errors[name] = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        outcomes.append(outcome)
+    # one worker pool for the whole reproduction: its processes import torch and the experiments once
+    with WorkerPool(workers) if backend == "local" and workers > 1 else nullcontext() as pool:
+        for paper in papers:
+            outcome = PaperOutcome(paper)
+            for name, exp in experiments.items():
+                if exp.paper.slug != paper.slug:
+                    continue
+                if on_start:
+                    on_start(name)
+                try:
+                    outcome.reports.append(run_experiment(
+                        name, preset=preset, out_dir=out_dir, workers=workers, backend=backend,
+                        ray_address=ray_address, device=device if exp.uses_device else "cpu",
+                        retry_failed=retry_failed, progress=progress() if progress else None,
+                        on_report=on_report, pool=pool))
+                except Exception as exc:  # one broken experiment must not stop the others
+                    if _is_user_error(exc):
+                        raise
+                    outcome.errors[name] = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            outcomes.append(outcome)
     result = Reproduction(preset, outcomes)
     if (Path(out_dir) / "collapselab.sqlite").exists():
         result.site = write_site(out_dir)

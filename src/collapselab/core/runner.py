@@ -24,7 +24,7 @@ from collapselab.core.params import Params, resolve_params
 from collapselab.core.plotting import save_figure
 from collapselab.core.registry import get_experiment
 from collapselab.core.store import CellRecord, Store
-from collapselab.core.sweep import Task, cell_key, derive_seed, run_tasks
+from collapselab.core.sweep import Task, WorkerPool, cell_key, derive_seed, run_tasks
 
 STORE_NAME = "collapselab.sqlite"
 
@@ -90,8 +90,12 @@ def run_experiment(name: str, *, preset: str = "smoke", overrides: list[str] | N
                    seeds: int | None = None, out_dir: str | Path = "results", workers: int = 1,
                    backend: str = "local", ray_address: str | None = None, device: str = "cpu",
                    retry_failed: bool = False, progress: Progress | None = None,
-                   on_report: Callable[[RunReport], Any] | None = None) -> RunReport:
+                   on_report: Callable[[RunReport], Any] | None = None,
+                   pool: WorkerPool | None = None) -> RunReport:
     """Run (or resume) experiment ``name`` and write its artifacts; returns the :class:`RunReport`.
+
+    ``pool`` (local backend, ``workers`` > 1): a :class:`~collapselab.core.sweep.WorkerPool` to run the
+    cells in, kept by the caller across experiments; without it a pool is started for this run only.
 
     ``on_report`` (optional) is called with the finished :class:`RunReport` once the store and the
     artifact folder are written: the hook of experiment tracking (:mod:`collapselab.core.tracking`).
@@ -114,7 +118,8 @@ def run_experiment(name: str, *, preset: str = "smoke", overrides: list[str] | N
         status = "interrupted"
         try:
             try:
-                for record in run_tasks(todo, backend=backend, workers=workers, ray_address=ray_address):
+                for record in run_tasks(todo, backend=backend, workers=workers, ray_address=ray_address,
+                                          pool=pool):
                     store.put_cell(record, run_id)
                     counts[record.status] += 1
                     if progress:

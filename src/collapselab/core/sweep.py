@@ -86,15 +86,62 @@ def run_inprocess(tasks: list[Task]) -> Iterator[CellRecord]:
         yield execute(task)
 
 
-def run_local(tasks: list[Task], workers: int) -> Iterator[CellRecord]:
-    """A process pool of ``workers`` (spawned, so torch/OpenMP state is never forked)."""
+class WorkerPool:
+    """A local process pool of ``workers`` kept across sweeps (e.g. every experiment of a reproduction).
+
+    Spawned workers import torch and the experiment modules once, instead of once per experiment (a few
+    seconds each on a small machine). Cells see the same seeds and inputs as in a fresh pool; a worker
+    process runs many cells either way. Use as a context manager; a pool whose workers died or were
+    stopped is replaced on next use.
+    """
+
+    def __init__(self, workers: int) -> None:
+        if workers < 2:
+            raise ValueError(f"`workers` must be >= 2 for a process pool, got {workers}")
+        self.workers = workers
+        self._executor: ProcessPoolExecutor | None = None
+
+    def executor(self) -> ProcessPoolExecutor:
+        if self._executor is None or getattr(self._executor, "_broken", False):
+            self.discard()
+            self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=get_context("spawn"))
+        return self._executor
+
+    def discard(self) -> None:
+        """Stop the workers now, without waiting for running cells; the next use starts new ones."""
+        if self._executor is not None:
+            _terminate_workers(self._executor)
+            self._executor.shutdown(wait=False)
+            self._executor = None
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if exc[0] is None:
+            self.close()
+        else:
+            self.discard()
+
+
+def run_local(tasks: list[Task], workers: int, pool: WorkerPool | None = None) -> Iterator[CellRecord]:
+    """A process pool of ``workers`` (spawned, so torch/OpenMP state is never forked): ``pool``'s when
+    given (it must have ``workers`` workers), else one started and shut down for these tasks."""
     if workers <= 1 or len(tasks) <= 1:
         yield from run_inprocess(tasks)
         return
+    if pool is not None and pool.workers != workers:
+        raise ValueError(f"`pool` has {pool.workers} workers, the sweep asks for {workers}")
     threads = max(1, (os.cpu_count() or 1) // workers)
     tasks = [Task(**{**t.__dict__, "threads": threads}) for t in tasks]
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=get_context("spawn"))
-    futures = {pool.submit(execute, t): t for t in tasks}
+    executor = (pool.executor() if pool is not None else
+                ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=get_context("spawn")))
+    futures = {executor.submit(execute, t): t for t in tasks}
     finished = False
     try:
         pending = set(futures)
@@ -109,12 +156,15 @@ def run_local(tasks: list[Task], workers: int) -> Iterator[CellRecord]:
                                      0.0, traceback.format_exc())
         finished = True
     finally:
-        if finished:
-            pool.shutdown(wait=True)
-        else:  # Ctrl-C or the consumer stopped: stop the workers now, do not wait for running cells (the
-            # pool then fails the pending futures itself; cancelling them too would race with it)
-            _terminate_workers(pool)
-            pool.shutdown(wait=False)
+        if not finished:  # Ctrl-C or the consumer stopped: stop the workers now, do not wait for running
+            # cells (the pool then fails the pending futures itself; cancelling them too would race with it)
+            if pool is not None:
+                pool.discard()
+            else:
+                _terminate_workers(executor)
+                executor.shutdown(wait=False)
+        elif pool is None:
+            executor.shutdown(wait=True)
 
 
 def _terminate_workers(pool: ProcessPoolExecutor) -> None:
@@ -163,9 +213,10 @@ BACKENDS = ("local", "ray")
 
 
 def run_tasks(tasks: list[Task], *, backend: str = "local", workers: int = 1,
-              ray_address: str | None = None) -> Iterator[CellRecord]:
+              ray_address: str | None = None, pool: WorkerPool | None = None) -> Iterator[CellRecord]:
+    """Run ``tasks`` on ``backend``; ``pool`` (local backend only) keeps the worker processes across calls."""
     if backend == "local":
-        return run_local(tasks, workers)
+        return run_local(tasks, workers, pool)
     if backend == "ray":
         return run_ray(tasks, workers, ray_address)
     raise ValueError(f"`backend` must be one of {BACKENDS}, got {backend!r}")
