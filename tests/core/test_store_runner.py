@@ -1,8 +1,10 @@
+import json
 import sqlite3
 
 import pytest
 import toy_experiments  # noqa: F401  (registers toy/*)
 
+from collapselab.core.environment import cpu_description
 from collapselab.core.runner import run_experiment, store_path
 from collapselab.core.store import Store, StoreError
 
@@ -54,6 +56,15 @@ def test_runs_are_recorded(tmp_path):
         for col in ("params", "package_version", "host", "device", "started", "ended", "claims"):
             assert runs.loc[0, col] is not None
         assert s.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        env = json.loads(runs.loc[0, "environment"])
+        assert env["cpu"] and int(env["cpu_count"]) >= 1 and env["torch_cpu_kernels"]
+
+
+def test_cpu_description_reads_the_model_name(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 9B14\n")
+    assert cpu_description(info)["cpu"] == "AMD EPYC 9B14"
+    assert cpu_description(tmp_path / "absent")["cpu"]  # falls back to the platform's name
 
 
 def test_foreign_and_corrupt_files_are_left_untouched(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import socket
 import subprocess
@@ -44,8 +45,31 @@ def device_description(device: str) -> str:
     return f"{device} ({platform.processor() or platform.machine()})"
 
 
+def cpu_description(cpuinfo: str | Path = "/proc/cpuinfo") -> dict[str, str]:
+    """The CPU model, its core count and torch's vectorised kernel level (``AVX2``, ``AVX512``, ...).
+
+    The same code, seeds and preset give slightly different numbers on CPUs whose kernels differ (training
+    amplifies last-bit differences), so a run records which CPU and kernels produced it."""
+    model = ""
+    try:
+        for line in Path(cpuinfo).read_text().splitlines():
+            if line.lower().startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    out = {"cpu": model or platform.processor() or platform.machine(), "cpu_count": str(os.cpu_count() or "")}
+    try:
+        import torch
+
+        out["torch_cpu_kernels"] = torch.backends.cpu.get_cpu_capability()
+    except Exception:  # a description must never fail a run
+        pass
+    return out
+
+
 def run_info(device: str, backend: str) -> dict:
     versions = package_versions()
     return {"package_version": versions.get("collapselab"), "git_commit": git_commit(),
             "host": socket.gethostname(), "device": device_description(device), "backend": backend,
-            "environment": {**versions, "platform": platform.platform()}}
+            "environment": {**versions, "platform": platform.platform(), **cpu_description()}}
