@@ -2,7 +2,9 @@ import pytest
 import torch
 
 from collapselab.nn import DecoderLM
+from collapselab.nn.attention import sparse_mask
 from collapselab.reasoning import attention_flops_per_token, decode_time_per_token, generation_time_per_token
+from collapselab.reasoning._cost import _sparse_count
 
 
 def test_flop_formula_orders():
@@ -12,6 +14,16 @@ def test_flop_formula_orders():
     assert f("softmax", 32, 2000) - f("softmax", 32, 1000) == pytest.approx(2 * 4 * 1000 * 32)  # 4 t D per layer
     with pytest.raises(ValueError, match="attention"):
         f("flash", 32, 10)
+
+
+@pytest.mark.parametrize("pattern", ["fixed", "strided"])
+@pytest.mark.parametrize("block", [1, 3, 8])
+def test_sparse_key_count_matches_the_mask(pattern, block):
+    # the closed-form count used beyond 4,096 positions agrees with the mask's rows, for both patterns
+    mask = sparse_mask(300, block, pattern)
+    assert [_sparse_count(t, block, pattern) for t in range(1, 301)] == mask.sum(1).tolist()
+    with pytest.raises(ValueError, match="pattern"):
+        attention_flops_per_token("sparse", 32, 10, pattern="local")
 
 
 @pytest.mark.parametrize("attention", ["softmax", "sparse", "linear"])

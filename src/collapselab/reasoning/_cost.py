@@ -4,7 +4,7 @@ FLOPs of one decoding step at context length t (multiply-add = 2 FLOPs), per lay
 
 * dense part, every mechanism: q, k, v, output projections 8 D^2 + MLP (4D hidden) 16 D^2 = 24 D^2;
 * mixing: ``softmax`` 4 t D (scores and weighted sum over t keys); ``sparse`` 4 a(t) D with a(t) the
-  keys its pattern allows (about B + t/B for the fixed pattern); ``linear`` 4 D^2/h + 4 D (update and
+  keys its pattern allows (about B + t/B for the fixed and the strided pattern); ``linear`` 4 D^2/h + 4 D (update and
   read the per-head state S of size (D/h)^2, and the normaliser).
 
 Plus the output head 2 D V once per token. The whole chain of thought of length L costs the sum over
@@ -34,20 +34,25 @@ def attention_flops_per_token(attention: str, width: int, context: int, *, n_lay
     check_choice("attention", attention, ATTENTIONS)
     D = check_int("width", width, low=1)
     t = check_int("context", context, low=1)
+    check_choice("pattern", pattern, ("fixed", "strided"))
     dense = 24.0 * D * D
     if attention == "softmax":
         mix = 4.0 * t * D
     elif attention == "sparse":
-        allowed = int(sparse_mask(t, block, pattern)[t - 1].sum()) if t <= 4096 else _sparse_count(t, block)
+        allowed = int(sparse_mask(t, block, pattern)[t - 1].sum()) if t <= 4096 else _sparse_count(t, block, pattern)
         mix = 4.0 * allowed * D
     else:
         mix = 4.0 * D * D / n_heads + 4.0 * D
     return n_layers * (dense + mix) + 2.0 * D * vocab
 
 
-def _sparse_count(t: int, block: int) -> int:
-    """Keys the fixed pattern allows at query t-1 (own block plus one summary per earlier block)."""
+def _sparse_count(t: int, block: int, pattern: str = "fixed") -> int:
+    """Keys the pattern (summary 1) allows at query i = t-1, without building the mask: fixed, its own
+    block so far plus one summary per earlier block, i mod B + 1 + floor(i/B); strided, the last
+    min(B, t) positions plus i - kB for k >= 1, min(B, t) + floor(i/B)."""
     i = t - 1
+    if pattern == "strided":
+        return min(block, t) + i // block
     return i % block + 1 + i // block
 
 

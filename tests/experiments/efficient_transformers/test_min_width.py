@@ -131,5 +131,7 @@ def test_smoke_run(tmp_path):
     assert rep.counts["failed"] == 0 and rep.analysis_error is None
     f = rep.frame
     assert (f["min_width"] == 8).all() and (f["seconds_per_token"] > 0).all()  # threshold 0: first width
+    assert set(f["attention"]) == {"softmax", "sparse", "linear"}
+    assert (f["sparse_pattern"] == "strided").all()  # the default pattern reaches the sparse cells
     assert (rep.artifact_dir / "figures" / "min_width.png").is_file()
     assert {c.id for c in rep.claims} >= {"positive-control", "standard-constant", "efficient-sqrt"}

@@ -9,6 +9,8 @@ import math
 
 import numpy as np
 import pandas as pd
+from typing import Literal
+
 from pydantic import Field
 
 from collapselab.core import CellContext, Experiment, Params, register
@@ -40,7 +42,7 @@ class MinWidthParams(Params):
     ed_sizes: list[int] = Field([2, 4], description="edit-distance string lengths")
     arithmetic_sizes: list[int] = Field([2, 4], description="numbers of operators")
     attentions: list[str] = Field(ATTENTIONS, description="softmax, sparse, linear")
-    widths: list[int] = Field([4, 6, 8, 10, 12, 14, 16, 20, 24, 28, 32],
+    widths: list[int] = Field([4, 6, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48],
                               description="hidden width grid (even, for 2 heads; ratio <= 1.5; from 4 so the "
                               "smallest size is not censored at the bottom)")
     coarse: int = Field(4, ge=1, description="search: every coarse-th width upwards until one solves the task, "
@@ -48,6 +50,9 @@ class MinWidthParams(Params):
     n_layers: int = Field(2, ge=1)
     n_heads: int = Field(2, ge=1)
     block_scale: float = Field(1.0, gt=0, description="sparse block B = round(block_scale * sqrt(L))")
+    sparse_pattern: Literal["strided", "fixed"] = Field(
+        "strided", description="the sparse model's pattern (Child et al. 2019): strided (the last B positions and "
+        "every B-th before them) or fixed (its own block and the last position of each earlier block)")
     steps: int = Field(1500, ge=1, description="most AdamW steps per model")
     eval_every: int = Field(100, ge=1, description="steps between validation exact-match evaluations")
     patience: int = Field(4, ge=1, description="evaluations without improvement before stopping")
@@ -70,7 +75,8 @@ def cells(p: MinWidthParams) -> list[dict]:
     for t in p.tasks:
         if t not in ("lis", "ed", "arithmetic"):
             raise ValueError(f"unknown task {t!r}")
-    keys = ("number_range", "widths", "coarse", "threshold", "n_layers", "n_heads", "block_scale", "steps",
+    keys = ("number_range", "widths", "coarse", "threshold", "n_layers", "n_heads", "block_scale",
+            "sparse_pattern", "steps",
             "eval_every", "patience", "stop_at", "batch_size", "lr", "n_train", "n_val", "n_test", "time_batch")
     out = [{"task": t, "size": s, "attention": a, **{k: getattr(p, k) for k in keys}}
            for t in p.tasks for s in _sizes(p, t) for a in p.attentions]
@@ -89,7 +95,8 @@ def run_cell(cell: dict, ctx: CellContext) -> dict:
     block = sparse_block(L, cell["block_scale"])
     res = min_width(task, size, att, sorted(cell["widths"]), cell["threshold"], data=data, seed=seed,
                     coarse=cell["coarse"], task_kwargs=task_kwargs,
-                    attn_kwargs={"block": block} if att == "sparse" else None, n_layers=cell["n_layers"],
+                    attn_kwargs={"block": block, "pattern": cell["sparse_pattern"]} if att == "sparse" else None,
+                    n_layers=cell["n_layers"],
                     n_heads=cell["n_heads"], steps=cell["steps"], batch_size=cell["batch_size"], lr=cell["lr"],
                     eval_every=cell["eval_every"], patience=cell["patience"], stop_at=cell["stop_at"],
                     device=ctx.device)
@@ -102,6 +109,7 @@ def run_cell(cell: dict, ctx: CellContext) -> dict:
         seconds = generation_time_per_token(res.model, tokens[:, :P], new)
         flops = float(np.mean([attention_flops_per_token(att, res.width, t, n_layers=cell["n_layers"],
                                                          n_heads=cell["n_heads"], block=block,
+                                                         pattern=cell["sparse_pattern"],
                                                          vocab=res.model.vocab_size) for t in range(P + 1, L + 1)]))
     return {"L": L, "block": block, "min_width": res.width, "distinct": data.distinct,
             "n_train_used": len(data.train), "n_test_used": len(data.test), "exhausted": data.exhausted,
@@ -168,16 +176,16 @@ def plot(tables: dict[str, pd.DataFrame], p: MinWidthParams) -> dict:
 register(Experiment(
     name="efficient-transformers/min-width", paper=EFFICIENT_TRANSFORMERS,
     description="Minimal hidden width (test exact match of the whole CoT >= threshold, widths searched upwards "
-                "with early stopping on a validation split) of standard, sparse (fixed pattern, block "
-                "~ sqrt(L)) and linear (elu+1) transformers on CoT tasks, with train / validation / test problems "
+                "with early stopping on a validation split) of standard, sparse (strided pattern, "
+                "block ~ sqrt(L)) and linear (elu+1) transformers on CoT tasks, with train / validation / test problems "
                 "disjoint by construction; the exponent of width against the CoT length L; and the measured "
                 "time per generated token of the trained models at their widths. quick: LIS 4 and 8 (L = 12, "
-                "20) with values in [1, 10) at both sizes, widths 4..32, 3 seeds, <= 1,500 steps; full: LIS "
+                "20) with values in [1, 10) at both sizes, widths 4..48, 3 seeds, <= 1,500 steps; full: LIS "
                 "(values in [1, 128)) / ED / arithmetic at "
                 "the predecessor's scale, widths 16..512, 5 seeds, GPU.",
     params=MinWidthParams,
     presets={
-        "smoke": {"lis_sizes": [3, 4], "attentions": ["softmax", "linear"], "widths": [8, 16], "steps": 30,
+        "smoke": {"lis_sizes": [3, 4], "widths": [8, 16], "steps": 30,
                   "eval_every": 10, "n_train": 200, "n_val": 20, "n_test": 20, "time_batch": 8,
                   "threshold": 0.0},
         "quick": {"seeds": 3},
@@ -191,5 +199,5 @@ register(Experiment(
     },
     cells=cells, run_cell=run_cell, summarize=summarize, plot=plot, main_figure="min_width",
     claims=CLAIMS,
-    version=3, uses_device=True,
+    version=4, uses_device=True,
 ))
