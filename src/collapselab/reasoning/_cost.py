@@ -4,8 +4,8 @@ FLOPs of one decoding step at context length t (multiply-add = 2 FLOPs), per lay
 
 * dense part, every mechanism: q, k, v, output projections 8 D^2 + MLP (4D hidden) 16 D^2 = 24 D^2;
 * mixing: ``softmax`` 4 t D (scores and weighted sum over t keys); ``sparse`` 4 a(t) D with a(t) the
-  keys its pattern allows (about B + t/B for the fixed and the strided pattern); ``linear`` 4 D^2/h + 4 D (update and
-  read the per-head state S of size (D/h)^2, and the normaliser).
+  keys its pattern allows (about B + t/B for the fixed and the strided pattern); ``linear`` 4 D^2/h + 4 D
+  (update and read the per-head state S of size (D/h)^2, and the normaliser).
 
 Plus the output head 2 D V once per token. The whole chain of thought of length L costs the sum over
 t = 1..L. With a constant width the standard model costs Theta(L^2) in total (the 4 t D term); an

@@ -6,11 +6,10 @@ Table 1 of the paper; Abstract: Omega(sqrt(L)) width for sparse and linear model
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 import pandas as pd
-from typing import Literal
-
 from pydantic import Field
 
 from collapselab.core import CellContext, Experiment, Params, register
@@ -76,8 +75,8 @@ def cells(p: MinWidthParams) -> list[dict]:
         if t not in ("lis", "ed", "arithmetic"):
             raise ValueError(f"unknown task {t!r}")
     keys = ("number_range", "widths", "coarse", "threshold", "n_layers", "n_heads", "block_scale",
-            "sparse_pattern", "steps",
-            "eval_every", "patience", "stop_at", "batch_size", "lr", "n_train", "n_val", "n_test", "time_batch")
+            "sparse_pattern", "steps", "eval_every", "patience", "stop_at", "batch_size", "lr", "n_train", "n_val",
+            "n_test", "time_batch")
     out = [{"task": t, "size": s, "attention": a, **{k: getattr(p, k) for k in keys}}
            for t in p.tasks for s in _sizes(p, t) for a in p.attentions]
     length = {(t, s): cot_length(t, s) for t in p.tasks for s in _sizes(p, t)}
@@ -96,10 +95,9 @@ def run_cell(cell: dict, ctx: CellContext) -> dict:
     res = min_width(task, size, att, sorted(cell["widths"]), cell["threshold"], data=data, seed=seed,
                     coarse=cell["coarse"], task_kwargs=task_kwargs,
                     attn_kwargs={"block": block, "pattern": cell["sparse_pattern"]} if att == "sparse" else None,
-                    n_layers=cell["n_layers"],
-                    n_heads=cell["n_heads"], steps=cell["steps"], batch_size=cell["batch_size"], lr=cell["lr"],
-                    eval_every=cell["eval_every"], patience=cell["patience"], stop_at=cell["stop_at"],
-                    device=ctx.device)
+                    n_layers=cell["n_layers"], n_heads=cell["n_heads"], steps=cell["steps"],
+                    batch_size=cell["batch_size"], lr=cell["lr"], eval_every=cell["eval_every"],
+                    patience=cell["patience"], stop_at=cell["stop_at"], device=ctx.device)
     seconds = flops = math.nan
     if res.model is not None:
         P = len(data.test[0].prompt)
@@ -177,8 +175,8 @@ register(Experiment(
     name="efficient-transformers/min-width", paper=EFFICIENT_TRANSFORMERS,
     description="Minimal hidden width (test exact match of the whole CoT >= threshold, widths searched upwards "
                 "with early stopping on a validation split) of standard, sparse (strided pattern, "
-                "block ~ sqrt(L)) and linear (elu+1) transformers on CoT tasks, with train / validation / test problems "
-                "disjoint by construction; the exponent of width against the CoT length L; and the measured "
+                "block ~ sqrt(L)) and linear (elu+1) transformers on CoT tasks, with train / validation / test "
+                "problems disjoint by construction; the exponent of width against the CoT length L; and the measured "
                 "time per generated token of the trained models at their widths. quick: LIS 4 and 8 (L = 12, "
                 "20) with values in [1, 10) at both sizes, widths 4..48, 3 seeds, <= 1,500 steps; full: LIS "
                 "(values in [1, 128)) / ED / arithmetic at "
