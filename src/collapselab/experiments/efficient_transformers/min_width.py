@@ -10,6 +10,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 from pydantic import Field
 
 from collapselab.core import CellContext, Experiment, Params, register
@@ -164,10 +165,16 @@ def plot(tables: dict[str, pd.DataFrame], p: MinWidthParams) -> dict:
             if ax.has_data():
                 ax.set_xscale("log")
                 ax.set_yscale("log")
+                ax.set_xticks(Ls, [f"{L:g}" for L in Ls])  # plain labels at the sizes run
+                ax.xaxis.set_minor_formatter(NullFormatter())
+                ax.yaxis.set_major_locator(LogLocator(subs=(1, 1.5, 2, 3, 4, 5, 7)))
+                ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+                ax.yaxis.set_minor_formatter(NullFormatter())
             ax.set_xlabel("CoT length L")
             ax.set_ylabel(ylab)
             ax.set_title(task)
         axes[0, k].legend(fontsize=7)
+    fig.tight_layout()
     return {"min_width": fig}
 
 
