@@ -135,3 +135,18 @@ def test_smoke_run(tmp_path):
     assert (f["sparse_pattern"] == "strided").all()  # the default pattern reaches the sparse cells
     assert (rep.artifact_dir / "figures" / "min_width.png").is_file()
     assert {c.id for c in rep.claims} >= {"positive-control", "standard-constant", "efficient-sqrt"}
+
+
+def test_cell_cost_scales_with_steps_length_and_grid():
+    from collapselab.core.params import resolve_params
+    from collapselab.core.registry import get_experiment
+    from collapselab.experiments.efficient_transformers.min_width import cell_cost
+
+    exp = get_experiment(EXP)
+    quick, full = (exp.cells(resolve_params(exp.params, exp.presets, p, None, None)) for p in ("quick", "full"))
+    base = quick[-1]  # the shortest sequences
+    assert cell_cost({**base, "steps": 2 * base["steps"]}) == pytest.approx(2 * cell_cost(base))
+    assert cell_cost(quick[0]) > cell_cost(base)  # LIS 8 (L = 20) costs more than LIS 4 (L = 12)
+    assert cell_cost({**base, "widths": [64, 96, 128]}) > cell_cost(base)
+    # the GPU preset is many thousand times a quick cell: --dry-run must not promise it on a CPU
+    assert min(map(cell_cost, full)) > 1000 * max(map(cell_cost, quick))

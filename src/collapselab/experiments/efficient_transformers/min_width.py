@@ -84,6 +84,22 @@ def cells(p: MinWidthParams) -> list[dict]:
     return sorted(out, key=lambda c: -length[c["task"], c["size"]])
 
 
+OVERHEAD_WIDTH = 44  # width at which a CPU training step's fixed cost equals its width-dependent cost
+
+
+def cell_cost(cell: dict) -> float:
+    """Relative cost of a cell, for ``--dry-run``: models trained x steps x batch x layers x L x
+    (w0^2 + mean w^2 over the grid). A CPU step was measured to cost about L (0.2 + 1.04e-4 w^2) ms at
+    batch 64 and 2 layers (w from 16 to 128, L from 20 to 36), so w0 = 44; the search trains about one model
+    per coarse probe plus log2(coarse) bisection steps. Early stopping is ignored (an upper bound)."""
+    grid = sorted(set(cell["widths"]))
+    models = len(grid[:: cell["coarse"]]) + 1 + math.ceil(math.log2(cell["coarse"]))
+    width_term = OVERHEAD_WIDTH**2 + float(np.mean(np.square(grid)))
+    L = cot_length(cell["task"], cell["size"], {"number_range": cell["number_range"]} if cell["task"] == "lis"
+                   else None)
+    return models * cell["steps"] * cell["batch_size"] * cell["n_layers"] * L * width_term
+
+
 def run_cell(cell: dict, ctx: CellContext) -> dict:
     """Width search on one shared data set; then time generation and count FLOPs at the found width."""
     task, size, att = cell["task"], cell["size"], cell["attention"]
@@ -202,7 +218,7 @@ register(Experiment(
                  "n_layers": 3, "n_heads": 4, "steps": 50000, "eval_every": 1000, "patience": 8,
                  "batch_size": 128, "lr": 1e-3, "n_train": 200000, "n_val": 2000, "n_test": 5000, "seeds": 5},
     },
-    cells=cells, run_cell=run_cell, summarize=summarize, plot=plot, main_figure="min_width",
+    cells=cells, run_cell=run_cell, summarize=summarize, plot=plot, main_figure="min_width", cell_cost=cell_cost,
     claims=CLAIMS,
     version=4, uses_device=True,
 ))
