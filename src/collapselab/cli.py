@@ -296,7 +296,7 @@ def _print_plan(names: list[str], *, preset: str, overrides: list[str], seeds: i
 
     table = Table("experiment", "device", "cells", "stored", "to run", "estimated time", "basis",
                   title=f"plan at preset {preset} on {workers} worker(s) (nothing runs)")
-    total, unknown = 0.0, 0
+    total, unknown, guessed = 0.0, 0, 0
     for name in names:
         exp = get_experiment(name)
         dev = device if exp.uses_device else "cpu"
@@ -308,9 +308,12 @@ def _print_plan(names: list[str], *, preset: str, overrides: list[str], seeds: i
             unknown += 1
         else:
             total += est.seconds
+            guessed += not est.forecast
     console.print(table)
     console.print(f"estimated total: {format_seconds(total)}"
-                  + (f" plus {unknown} experiment(s) of unknown cost" if unknown else ""))
+                  + (f" plus {unknown} experiment(s) of unknown cost" if unknown else "")
+                  + (f"; {guessed} experiment(s) scaled from cells of other parameters, not a forecast"
+                     if guessed else ""))
 
 
 def _check_sweep_options(backend: str, workers: int | None, device: str, ray_address: str | None) -> None:

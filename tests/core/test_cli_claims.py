@@ -78,6 +78,9 @@ def test_dry_run_plans_without_running(capsys, tmp_path):
     code, text, _ = run_main(capsys, "reproduce", "--preset", "full", "--only", "toy", "--out", out,
                              "--dry-run")
     assert code == 0 and "toy/values" in text and "toy/failing-claim" in text
+    code, text, _ = run_main(capsys, "run", "toy/values", "--preset", "smoke", "--set", "scale=4", "--out", out,
+                             "--dry-run")  # no stored cell has these parameters and toy declares no cost
+    assert code == 0 and "1 experiment(s) scaled from cells of other parameters, not a forecast" in text
 
 
 def test_estimate_scales_by_declared_cost(tmp_path):
@@ -97,6 +100,9 @@ def test_estimate_scales_by_declared_cost(tmp_path):
     finally:
         registry._EXPERIMENTS["toy/values"] = exp
     assert plain.missing == scaled.missing == 3 and scaled.seconds == pytest.approx(4 * plain.seconds)
+    assert "not a forecast" in plain.basis and "not a forecast" not in scaled.basis
+    same = estimate("toy/values", preset="smoke", out_dir=tmp_path, seeds=2)  # new replicates of stored cells
+    assert same.missing == 3 and "not a forecast" not in same.basis
 
 
 @pytest.mark.slow

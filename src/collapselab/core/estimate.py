@@ -3,11 +3,14 @@
 The estimate uses the wall times stored for the same experiment (at any preset) on the same kind of
 device: with the experiment's declared ``cell_cost(cell)`` the stored seconds per unit of cost scale to
 the missing cells; without it, the mean stored seconds per cell does. No stored cell on that device:
-"unknown". Nothing runs and nothing is written (the store is opened read-only when it exists).
+"unknown". When no stored cell has the parameters of a missing one and no cost is declared (a full
+estimate from quick runs), the basis says the figure is not a forecast. Nothing runs and nothing is
+written (the store is opened read-only when it exists).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -26,6 +29,7 @@ class Estimate:
     stored: int  # of them already finished in the store
     seconds: float | None  # estimated wall time of the missing ones on ``workers`` workers; None: unknown
     basis: str  # how the estimate was made
+    forecast: bool = True  # False: scaled from cells of other parameters without a declared cost
 
     @property
     def missing(self) -> int:
@@ -65,7 +69,14 @@ def estimate(name: str, *, preset: str, out_dir: str | Path, overrides: list[str
     parallel = max(1, min(workers, len(missing)))
     basis = (f"{len(same)} stored cell(s) on {kind}"
              + (", scaled by the declared cell cost" if exp.cell_cost else ", mean time per cell"))
-    return Estimate(name, len(tasks), len(tasks) - len(missing), total / parallel, basis)
+    forecast = bool(exp.cell_cost) or bool({_params_text(c) for c, _ in same} & {_params_text(c) for c in missing})
+    if not forecast:
+        basis += " of other parameters: not a forecast for these cells (no declared cell cost)"
+    return Estimate(name, len(tasks), len(tasks) - len(missing), total / parallel, basis, forecast)
+
+
+def _params_text(cell: dict) -> str:
+    return json.dumps(cell, sort_keys=True, default=str)
 
 
 def format_seconds(seconds: float | None) -> str:
