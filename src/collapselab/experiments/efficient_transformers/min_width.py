@@ -91,7 +91,8 @@ def cell_cost(cell: dict) -> float:
     """Relative cost of a cell, for ``--dry-run``: models trained x steps x batch x layers x L x
     (w0^2 + mean w^2 over the grid). A CPU step was measured to cost about L (0.2 + 1.04e-4 w^2) ms at
     batch 64 and 2 layers (w from 16 to 128, L from 20 to 36), so w0 = 44; the search trains about one model
-    per coarse probe plus log2(coarse) bisection steps. Early stopping is ignored (an upper bound)."""
+    per coarse probe plus log2(coarse) bisection steps. Early stopping is ignored, in stored and planned cells
+    alike."""
     grid = sorted(set(cell["widths"]))
     models = len(grid[:: cell["coarse"]]) + 1 + math.ceil(math.log2(cell["coarse"]))
     width_term = OVERHEAD_WIDTH**2 + float(np.mean(np.square(grid)))
