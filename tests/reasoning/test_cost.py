@@ -19,7 +19,7 @@ def test_flop_formula_orders():
 @pytest.mark.parametrize("pattern", ["fixed", "strided"])
 @pytest.mark.parametrize("block", [1, 3, 8])
 def test_sparse_key_count_matches_the_mask(pattern, block):
-    # the closed-form count used beyond 4,096 positions agrees with the mask's rows, for both patterns
+    # the closed-form count the FLOP formula uses agrees with the mask's rows, for both patterns
     mask = sparse_mask(300, block, pattern)
     assert [_sparse_count(t, block, pattern) for t in range(1, 301)] == mask.sum(1).tolist()
     with pytest.raises(ValueError, match="pattern"):

@@ -24,6 +24,7 @@ from torch import nn
 from collapselab._validation import check_choice, check_int
 
 ATTENTIONS: dict[str, type[nn.Module]] = {}
+SPARSE_PATTERNS = ("fixed", "strided")
 
 
 def register_attention(name: str):
@@ -113,7 +114,7 @@ def sparse_mask(length: int, block: int, pattern: str = "fixed", summary: int = 
     """
     check_int("length", length, low=1)
     block = check_int("block", block, low=1)
-    check_choice("pattern", pattern, ("fixed", "strided"))
+    check_choice("pattern", pattern, SPARSE_PATTERNS)
     summary = check_int("summary", summary, low=1, high=block)
     i = torch.arange(length)[:, None]
     j = torch.arange(length)[None, :]

@@ -23,7 +23,7 @@ import torch
 
 from collapselab._validation import check_choice, check_int
 from collapselab.nn import DecoderLM
-from collapselab.nn.attention import LinearAttention, sparse_mask
+from collapselab.nn.attention import SPARSE_PATTERNS, LinearAttention
 
 ATTENTIONS = ("softmax", "sparse", "linear")
 
@@ -34,20 +34,20 @@ def attention_flops_per_token(attention: str, width: int, context: int, *, n_lay
     check_choice("attention", attention, ATTENTIONS)
     D = check_int("width", width, low=1)
     t = check_int("context", context, low=1)
-    check_choice("pattern", pattern, ("fixed", "strided"))
+    check_choice("pattern", pattern, SPARSE_PATTERNS)
     dense = 24.0 * D * D
     if attention == "softmax":
         mix = 4.0 * t * D
     elif attention == "sparse":
-        allowed = int(sparse_mask(t, block, pattern)[t - 1].sum()) if t <= 4096 else _sparse_count(t, block, pattern)
-        mix = 4.0 * allowed * D
+        mix = 4.0 * _sparse_count(t, check_int("block", block, low=1), pattern) * D
     else:
         mix = 4.0 * D * D / n_heads + 4.0 * D
     return n_layers * (dense + mix) + 2.0 * D * vocab
 
 
 def _sparse_count(t: int, block: int, pattern: str = "fixed") -> int:
-    """Keys the pattern (summary 1) allows at query i = t-1, without building the mask: fixed, its own
+    """Keys the pattern (summary 1) allows at query i = t-1, in closed form (tested against the rows of
+    :func:`collapselab.nn.attention.sparse_mask`, which would cost O(t^2) to build per token): fixed, its own
     block so far plus one summary per earlier block, i mod B + 1 + floor(i/B); strided, the last
     min(B, t) positions plus i - kB for k >= 1, min(B, t) + floor(i/B)."""
     i = t - 1
