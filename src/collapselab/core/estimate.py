@@ -10,7 +10,6 @@ written (the store is opened read-only when it exists).
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -69,14 +68,11 @@ def estimate(name: str, *, preset: str, out_dir: str | Path, overrides: list[str
     parallel = max(1, min(workers, len(missing)))
     basis = (f"{len(same)} stored cell(s) on {kind}"
              + (", scaled by the declared cell cost" if exp.cell_cost else ", mean time per cell"))
-    forecast = bool(exp.cell_cost) or bool({_params_text(c) for c, _ in same} & {_params_text(c) for c in missing})
+    params = {cell_key(c, 0) for c, _ in same}  # version 0 on both sides: the parameters alone
+    forecast = bool(exp.cell_cost) or any(cell_key(c, 0) in params for c in missing)
     if not forecast:
         basis += " of other parameters: not a forecast for these cells (no declared cell cost)"
     return Estimate(name, len(tasks), len(tasks) - len(missing), total / parallel, basis, forecast)
-
-
-def _params_text(cell: dict) -> str:
-    return json.dumps(cell, sort_keys=True, default=str)
 
 
 def format_seconds(seconds: float | None) -> str:
