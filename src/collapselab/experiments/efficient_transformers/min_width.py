@@ -84,6 +84,11 @@ def cells(p: MinWidthParams) -> list[dict]:
     return sorted(out, key=lambda c: -length[c["task"], c["size"]])
 
 
+def _task_kwargs(cell: dict) -> dict | None:
+    """The generator's keyword arguments of the cell's task: LIS takes its value range."""
+    return {"number_range": cell["number_range"]} if cell["task"] == "lis" else None
+
+
 OVERHEAD_WIDTH = 44  # width at which a CPU training step's fixed cost equals its width-dependent cost
 
 
@@ -96,8 +101,7 @@ def cell_cost(cell: dict) -> float:
     grid = sorted(set(cell["widths"]))
     models = len(grid[:: cell["coarse"]]) + 1 + math.ceil(math.log2(cell["coarse"]))
     width_term = OVERHEAD_WIDTH**2 + float(np.mean(np.square(grid)))
-    L = cot_length(cell["task"], cell["size"], {"number_range": cell["number_range"]} if cell["task"] == "lis"
-                   else None)
+    L = cot_length(cell["task"], cell["size"], _task_kwargs(cell))
     return models * cell["steps"] * cell["batch_size"] * cell["n_layers"] * L * width_term
 
 
@@ -105,7 +109,7 @@ def run_cell(cell: dict, ctx: CellContext) -> dict:
     """Width search on one shared data set; then time generation and count FLOPs at the found width."""
     task, size, att = cell["task"], cell["size"], cell["attention"]
     seed = shared_seed(task, size, ctx.replicate)
-    task_kwargs = {"number_range": cell["number_range"]} if task == "lis" else None
+    task_kwargs = _task_kwargs(cell)
     data = cot_datasets(task, size, cell["n_train"], cell["n_test"], n_val=cell["n_val"], seed=seed,
                         task_kwargs=task_kwargs)
     L = max(len(e.prompt) + len(e.target) for e in data.train + data.val + data.test)
