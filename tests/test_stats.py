@@ -98,8 +98,9 @@ def test_spearman_and_equivalence_and_holm():
     assert stats.holm([0.01, 0.02, 0.03], alpha=0.05) == [True, True, True]
 
 
-def _cmp(diffs):
-    return stats.paired_difference(np.asarray(diffs, float), np.zeros(len(diffs)))
+def _cmp(diffs, **kw):
+    """Differences against 0 by the paired t (the rules' own logic, apart from the small-sample rule)."""
+    return stats.paired_difference(np.asarray(diffs, float), np.zeros(len(diffs)), method="t", **kw)
 
 
 def test_beats_rule_pass_fail_inconclusive_and_ties_never_pass():
@@ -107,7 +108,7 @@ def test_beats_rule_pass_fail_inconclusive_and_ties_never_pass():
     assert stats.beats(_cmp([0.01, -0.01, 0.0, 0.02, -0.02]), resolution=1).status == "FAIL"
     noisy = stats.beats(_cmp([5.0, -4, 6, -5]), resolution=1)
     assert noisy.status == "INCONCLUSIVE" and "needs" in noisy.needs
-    tie = stats.beats(_cmp([0.0, 0.0, 0.0]), resolution=1)
+    tie = stats.beats(_cmp([0.0, 0.0, 0.0, 0.0, 0.0, 0.0]), resolution=1)
     assert tie.status == "FAIL"  # an exact tie never passes "beats"
 
 
@@ -124,7 +125,7 @@ def test_matches_rule():
 
 
 def test_at_most_rule_never_passes_by_default():
-    two = dict(alternative="two-sided")
+    two = dict(alternative="two-sided", method="t")
     assert stats.at_most(stats.paired_difference([0.0, 0.1, -0.1, 0.05], [0, 0, 0, 0], **two),
                          resolution=0.5, margin=0.3).status == "PASS"
     assert stats.at_most(stats.paired_difference([2.0, 2.1, 1.9, 2.0], [0, 0, 0, 0], **two),
@@ -133,18 +134,169 @@ def test_at_most_rule_never_passes_by_default():
                          resolution=0.5).status == "INCONCLUSIVE"
 
 
-def test_all_of_is_a_conjunction():
-    p, f, i = (stats.Decision("PASS", "ok"), stats.Decision("FAIL", "bad"),
-               stats.Decision("INCONCLUSIVE", "wide", "needs ~4x the data"))
-    assert stats.all_of([("a", p), ("b", p)]).status == "PASS"
-    assert stats.all_of([("a", p), ("b", i), ("c", f)]).status == "FAIL"
-    mixed = stats.all_of([("a", p), ("b", i)])
-    assert mixed.status == "INCONCLUSIVE" and mixed.needs == "needs ~4x the data"
-    with pytest.raises(ValueError):
-        stats.all_of([])
-
-
 def test_more_data_without_a_count():
     c = stats.from_estimate(0.1, 0.2, alternative="greater")
     d = stats.beats(c, resolution=0.05)
     assert d.status == "INCONCLUSIVE" and "about" not in d.needs
+
+
+# ============================================================================ exact small-sample statistics
+
+
+def test_zero_discordance_is_never_a_point_interval():
+    """150 identical 0/1 outcomes: the exact bound is the discordance rate's upper Clopper-Pearson bound
+    (at alpha / 2 each side, Bonferroni), about 2.4 points, so a 1-point equivalence cannot PASS."""
+    c = stats.paired_difference(np.zeros(150), np.zeros(150))
+    assert c.exact == "binary" and c.low < -0.02 and c.pvalue == 1.0
+    assert stats.matches(c, margin=0.01).status != "PASS"
+    eq = stats.equivalence(c, 0.01)
+    assert eq.high == pytest.approx(1 - 0.025 ** (1 / 150)) and eq.low == pytest.approx(-eq.high)
+    assert stats.at_most(stats.paired_difference(np.ones(150), np.ones(150), alternative="two-sided"),
+                         margin=0.01, resolution=0.05).status == "INCONCLUSIVE"
+
+
+def test_binary_pvalue_is_twice_mcnemar_exact_and_agrees_with_the_bound():
+    rng = np.random.default_rng(5)
+    for _ in range(10):
+        a, b = rng.integers(0, 2, 60), rng.integers(0, 2, 60)
+        c = stats.paired_difference(a, b)
+        k, m = int(np.sum(a > b)), int(np.sum(a != b))
+        ref = min(1.0, 2 * st.binomtest(k, m, 0.5, alternative="greater").pvalue) if m else 1.0
+        assert c.pvalue == pytest.approx(ref, rel=1e-6, abs=1e-12)
+        assert (c.low > 0) == (c.pvalue < 0.05)
+
+
+def test_binary_equivalence_keeps_its_level_by_simulation():
+    """At a true 1-point one-way difference on 150 paired outcomes, the exact TOST at a 1-point margin
+    passes at most ~5% of the time (the t rule with its point interval passed ~22%)."""
+    rng = np.random.default_rng(11)
+    passes = []
+    for _ in range(400):
+        flip = rng.random(150) < 0.01  # b = 1 where a = 0: p10 - p01 = -0.01
+        a = (rng.random(150) < 0.8).astype(float)
+        b = np.where(flip, 1.0, a)
+        a = np.where(flip, 0.0, a)
+        passes.append(stats.matches(stats.paired_difference(a, b), margin=0.01).status == "PASS")
+    assert np.mean(passes) <= 0.05
+
+
+def test_binary_interval_covers_by_simulation():
+    """The exact one-sided 95% lower bound of p10 - p01 covers it in at least ~95% of experiments."""
+    rng = np.random.default_rng(3)
+    p10, p01, n = 0.15, 0.08, 150
+    cover = []
+    for _ in range(400):
+        u = rng.random(n)
+        a, b = (u < p10).astype(float), ((u >= p10) & (u < p10 + p01)).astype(float)
+        cover.append(stats.paired_difference(a, b).low <= p10 - p01)
+    assert np.mean(cover) >= 0.93  # exact but conservative (Bonferroni): at least 95% up to 400-draw noise
+
+
+def test_sign_flip_pvalue_matches_scipy_permutation_test():
+    rng = np.random.default_rng(2)
+    for n in (5, 7, 9):
+        d = rng.integers(-2, 5, n).astype(float)
+        for alt in ("greater", "less", "two-sided"):
+            c = stats.paired_difference(d, np.zeros(n), alternative=alt, binary=False)
+            ref = st.permutation_test((d,), np.mean, permutation_type="samples", alternative=alt,
+                                      n_resamples=np.inf, vectorized=True)
+            assert c.exact == "sign-flip" and c.pvalue == pytest.approx(ref.pvalue)
+
+
+def test_sign_flip_on_four_of_five_counts_does_not_pass():
+    """tale-of-tails/gcd unlearn: [1, 1, 1, 1, 0] has an exact sign-flip p of 1/16 (t says 0.008)."""
+    c = stats.paired_difference([1, 1, 1, 1, 0], [0, 0, 0, 0, 0], binary=False)
+    assert c.pvalue == pytest.approx(0.0625) and c.low == 0.0
+    assert stats.beats(c, resolution=0.5).status != "PASS"
+    assert stats.beats(stats.paired_difference([1, 1, 1, 1, 0], [0, 0, 0, 0, 0]), resolution=0.5).status != "PASS"
+    three = stats.beats(stats.paired_difference([2.0, 1.5, 3.1], [0, 0, 0]), resolution=0.5)
+    assert three.status == "INCONCLUSIVE" and "needs >= 5 replicates" in three.needs  # 1/8 > 0.05 always
+
+
+def test_sign_flip_interval_inverts_the_test():
+    """PASS by the interval iff the exact p < alpha, one-sided, two-sided and in the TOST."""
+    rng = np.random.default_rng(4)
+    for _ in range(60):
+        n = int(rng.integers(5, 11))
+        d = np.round(rng.normal(0.4, 1, n), 2)
+        one = stats.paired_difference(d, np.zeros(n))
+        assert (one.low > 0) == (one.pvalue < 0.05)
+        two = stats.paired_difference(d, np.zeros(n), alternative="two-sided")
+        assert (two.low > 0 or two.high < 0) == (two.pvalue < 0.05)
+        eq = stats.equivalence(one, 0.8)
+        assert (-0.8 < eq.low and eq.high < 0.8) == (eq.pvalue < 0.05)
+
+
+def test_sign_flip_interval_covers_by_simulation():
+    """With 8 symmetric differences the one-sided 95% bound covers the mean in 1 - 12/256 = 95.3%."""
+    rng = np.random.default_rng(8)
+    cover = [stats.paired_difference(rng.normal(0.3, 1, 8), np.zeros(8)).low <= 0.3 for _ in range(400)]
+    assert 0.92 <= np.mean(cover) <= 0.985
+
+
+def test_declared_rule_depends_on_the_design_not_the_outcome():
+    rng = np.random.default_rng(0)
+    assert stats.paired_difference(rng.normal(size=10), rng.normal(size=10)).exact == "sign-flip"
+    assert stats.paired_difference(rng.normal(size=14), rng.normal(size=14)).exact == ""  # paired t
+    assert stats.paired_difference(rng.integers(0, 9, 14), rng.integers(0, 9, 14)).exact == "sign-flip"
+    assert stats.paired_difference(rng.integers(0, 9, 30), rng.integers(0, 9, 30)).df == 29
+    assert stats.paired_difference(rng.integers(0, 2, 30), rng.integers(0, 2, 30)).exact == "binary"
+    assert stats.paired_difference([1, 0, 1], [0, 0, 1], binary=False).exact == "sign-flip"
+    assert stats.paired_difference(rng.normal(size=6), rng.normal(size=6), method="t").exact == ""
+    with pytest.raises(ValueError, match="binary"):
+        stats.paired_difference([2, 0, 1], [0, 0, 1], binary=True)
+    with pytest.raises(ValueError, match="exact"):
+        stats.paired_difference(rng.normal(size=25), np.zeros(25), method="exact")
+
+
+def test_degrees_of_freedom_are_explicit():
+    assert stats.from_estimate(1.0, 0.5).df == math.inf
+    assert stats.from_estimate(1.0, 0.5, df=4).df == 4
+    # a method name with a "t" in it no longer makes the TOST Student-t: df decides
+    named = stats.Comparison(0.0, 0.1, -math.inf, math.inf, 1.0, 5, "two-sided", 0.95, "paired bootstrap",
+                             df=math.inf)
+    eq = stats.equivalence(named, margin=1.0, alpha=0.05)
+    assert eq.high == pytest.approx(0.1 * st.norm.ppf(0.95)) and eq.df == math.inf
+    t4 = stats.equivalence(stats.from_estimate(0.0, 0.1, df=4), margin=1.0)
+    assert t4.high == pytest.approx(0.1 * st.t.ppf(0.95, 4))
+    w = stats.difference([5.0, 6, 7, 8, 9], [1.0, 2, 2, 3])
+    ref = st.ttest_ind([5.0, 6, 7, 8, 9], [1.0, 2, 2, 3], equal_var=False)
+    assert w.df == pytest.approx(ref.df)
+    assert stats.pooled_comparison(0.1, 0.05, 5).df == 4  # SE across 5 seeds: t with 4 df
+    assert stats.pooled_comparison(0.1, 0.05, 5, 100).df == 495 and stats.pooled_comparison(0.1, 0.05, 5, 100).n == 500
+    with pytest.raises(ValueError, match="seeds"):
+        stats.pooled_comparison(0.1, 0.05, 0)
+
+
+def test_pool_replicates():
+    f = pd.DataFrame({"g": [0, 0, 1], "v": [1.0, 3.0, 2.0], "s": [0.3, 0.4, 0.2]})
+    out = stats.pool_replicates(f, ["g"], "v", "s")
+    assert out["mean"].tolist() == pytest.approx([2.0, 2.0]) and out["k"].tolist() == [2, 1]
+    assert out["se"].tolist() == pytest.approx([0.25, 0.2])  # sqrt(0.09 + 0.16) / 2
+    with pytest.raises(ValueError, match="nope"):
+        stats.pool_replicates(f, ["g"], "nope", "s")
+
+
+def test_needs_advice_reads_the_distance_to_the_margin():
+    # at_most: 0.538 against a 0.5 ceiling (ood-auroc-falls): more data can only FAIL it
+    over = stats.at_most(stats.from_estimate(0.538, 0.06, alternative="two-sided", null=0.5), margin=0.5,
+                         resolution=0.1)
+    assert over.status == "INCONCLUSIVE" and over.needs.startswith("more data would FAIL this")
+    assert stats.at_most(stats.from_estimate(0.7, 0.06, alternative="two-sided"), margin=0.5,
+                         resolution=0.1).status == "FAIL"  # the interval lies above the ceiling
+    under = stats.at_most(stats.from_estimate(0.3, 0.2, alternative="two-sided"), margin=0.5, resolution=0.1)
+    assert under.status == "INCONCLUSIVE" and "to PASS" in under.needs and "FAIL" not in under.needs
+    # beats: an estimate on the wrong side of 0 cannot PASS with more data
+    wrong = stats.beats(stats.from_estimate(-0.1, 0.2), resolution=0.1)
+    assert wrong.status == "INCONCLUSIVE" and wrong.needs.startswith("more data would not PASS this")
+    # beats sizes the data to decide at the estimate, not only at the resolution (lm-scaling: ~1.5x, not 10x)
+    near = stats.beats(stats.from_estimate(0.3, 0.2), resolution=0.05)
+    assert "needs ~2x" in near.needs  # (0.329 / 0.3)^2 = 1.2 -> at least 2x
+    # matches: |estimate| beyond the margin with a wide interval
+    out = stats.matches(stats.from_estimate(0.3, 0.2, alternative="two-sided"), margin=0.2)
+    assert out.status == "INCONCLUSIVE" and out.needs.startswith("more data would FAIL this")
+
+
+def test_auroc_against_its_declared_null():
+    c = stats.from_estimate(0.538, 0.05, alternative="two-sided", null=0.5, n=400)
+    assert c.pvalue == pytest.approx(2 * st.norm.sf(0.038 / 0.05)) and c.n == 400 and "n=400" in c.text()

@@ -40,7 +40,7 @@ console = Console(width=None if sys.stdout.isatty() else 240)
 # typer >= 0.20 vendors click; its UsageError is the parent of typer.BadParameter either way
 _UsageError = typer.BadParameter.__mro__[1]
 STATUS_STYLE = {"PASS": "green", "FAIL": "red", "INCONCLUSIVE": "yellow", "ERROR": "bold white on red",
-                "not run": "dim"}
+                "not run": "dim", "DIFFER": "bold magenta"}
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON (whole names, for scripts)")]
 
 
@@ -116,9 +116,12 @@ def show_cmd(experiment: Annotated[str, typer.Argument(help="paper-slug/experime
                       *(repr(exp.presets[p].get(key, "")) if key in exp.presets[p] else "" for p in exp.presets),
                       field.description or "")
     console.print(table)
-    claims = Table("claim", "kind", "statement", "source", "test")
+    from collapselab.core.declarations import read_lock
+
+    lock = read_lock()
+    claims = Table("claim", "kind", "version", "statement", "source", "test")
     for c in exp.claims:
-        claims.add_row(c.id, c.kind, c.statement, c.source, c.test)
+        claims.add_row(c.id, c.kind, lock.get(exp, c).label(), c.statement, c.source, c.test)
     console.print(claims)
 
 
@@ -126,27 +129,103 @@ def show_cmd(experiment: Annotated[str, typer.Argument(help="paper-slug/experime
 def claims_cmd(
     out: Annotated[Path, typer.Option(help="results folder whose latest verdicts are shown")] = Path("results"),
     preset: Annotated[str | None, typer.Option(help="only verdicts of runs at this preset")] = None,
+    stream: Annotated[list[str] | None, typer.Option(help="seed stream(s) to read, repeatable (default: every "
+                                                          "stream in OUT, main first)")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table, md or json")] = "table",
     as_json: JsonOpt = False,
 ) -> None:
-    """The claims ledger: every claim with source, kind, declared test and its latest verdict in OUT."""
-    from collapselab.core.ledger import ledger, to_markdown
+    """The claims ledger: every claim with source, kind, declared test, its declaration's version and
+    history, and its latest verdict on each seed stream in OUT (DIFFER where the streams disagree)."""
+    from collapselab.core.ledger import ledger, stream_headline, to_markdown
 
     if as_json:
         fmt = "json"
     if fmt not in ("table", "md", "json"):
         raise UserError(f"--format must be table, md or json, got {fmt!r}")
-    rows = _user(ledger, out, preset=preset)
+    rows = _user(ledger, out, preset=preset, streams=stream)
     if fmt == "json":
         print(json.dumps(rows, indent=2))
     elif fmt == "md":
         print(to_markdown(rows))
     else:
-        table = Table("experiment", "claim", "kind", "status", "source", "measured", title="claims ledger")
+        names = list(dict.fromkeys(s for r in rows for s in r["streams"]))
+        table = Table("experiment", "claim", "kind", "version", *names, "measured", title="claims ledger")
         for r in rows:
-            table.add_row(r["experiment"], r["id"], r["kind"], f"[{STATUS_STYLE[r['status']]}]{r['status']}[/]",
-                          r["source"], r["measured"] + (f" ({r['needs']})" if r["needs"] else ""))
+            verdicts = [r["streams"][s]["status"] for s in names]
+            table.add_row(r["experiment"], r["id"], r["kind"], r["restated"] or f"v{r['version']}",
+                          *(f"[{STATUS_STYLE[v]}]{v}[/]" for v in verdicts),
+                          r["measured"] + (f" ({r['needs']})" if r["needs"] else ""))
         console.print(table)
+        console.print(stream_headline(rows), highlight=False)
+
+
+@app.command("lock")
+def lock_cmd(
+    restate: Annotated[str | None, typer.Option(help="record a new version of EXPERIMENT:CLAIM (its declaration "
+                                                     "changed)")] = None,
+    reason: Annotated[str, typer.Option(help="with --restate: one line, what changed and why")] = "",
+    verdict: Annotated[str | None, typer.Option(help="with --restate: the old version's verdict at quick "
+                                                     "(default: read from OUT's main stream)")] = None,
+    old_id: Annotated[str, typer.Option(help="with --restate: the claim's id before a rename")] = "",
+    add_new: Annotated[bool, typer.Option(help="record every claim the record lacks as version 1")] = False,
+    drop_removed: Annotated[bool, typer.Option(help="forget recorded claims no longer registered")] = False,
+    out: Annotated[Path, typer.Option(help="results folder to read the old verdict from")] = Path("results"),
+    path: Annotated[Path | None, typer.Option(help="the record file (default: the package's claims.lock)")] = None,
+) -> None:
+    """Check the claims record (claims.lock) against the registered claims, or update it. Without options it
+    lists every claim whose declaration changed without a history entry, or is new, and exits 1 if any."""
+    from collapselab.core import declarations as dec
+    from collapselab.core.registry import all_experiments
+
+    experiments = all_experiments()
+    builtin = [e for e in experiments.values() if dec.is_builtin(e)] if path is None else list(experiments.values())
+    lock = _user(dec.read_lock, path)
+    if restate:
+        exp_name, _, claim_id = restate.rpartition(":")
+        exp = experiments.get(exp_name)
+        claim = next((c for c in exp.claims if c.id == claim_id), None) if exp else None
+        if claim is None:
+            raise UserError(f"--restate {restate!r}: no registered claim of that name (EXPERIMENT:CLAIM)")
+        if not reason.strip():
+            raise UserError("--restate needs --reason (one line: what changed and why)")
+        old = verdict or _stored_verdict(out, exp_name, old_id or claim_id)
+        if old not in dec.VERDICTS:
+            raise UserError(f"--verdict must be one of {', '.join(dec.VERDICTS)}, got {old!r}")
+        try:
+            new = dec.restate(lock, exp, claim, reason=reason, verdict=old, old_id=old_id)
+        except dec.LockError as exc:
+            raise UserError(str(exc)) from None
+        console.print(f"{restate}: {new.label()}", highlight=False)
+    if add_new:
+        for key in dec.add_new(lock, builtin):
+            console.print(f"{key}: recorded as v1", highlight=False)
+    drifts = dec.check(builtin, lock)
+    if drop_removed:
+        for d in [d for d in drifts if d.what == "removed"]:
+            lock.claims.pop(d.key)
+            console.print(f"{d.key}: dropped from the record", highlight=False)
+        drifts = [d for d in drifts if d.what != "removed"]
+    if restate or add_new or drop_removed:
+        dec.write_lock(lock, path)
+    for d in drifts:
+        console.print(str(d), highlight=False, soft_wrap=True)
+    if drifts:
+        raise typer.Exit(1)
+    console.print(f"claims record up to date: {len(lock.claims)} claim(s)")
+
+
+def _stored_verdict(out: Path, experiment: str, claim_id: str) -> str:
+    """The verdict of ``claim_id`` in the latest quick run on the main stream in ``out``."""
+    from collapselab.core.store import Store, store_path
+
+    if not store_path(out).exists():
+        raise UserError(f"no results in {out} to read the old verdict from: give --verdict")
+    with Store(store_path(out)) as store:
+        run = store.latest_run(experiment, preset="quick")
+    got = {c["id"]: c["status"] for c in json.loads(run["claims"] or "[]")} if run else {}
+    if claim_id not in got:
+        raise UserError(f"no quick verdict of {experiment}:{claim_id} in {out}: give --verdict")
+    return got[claim_id]
 
 
 @app.command("plot")
@@ -154,20 +233,21 @@ def plot_cmd(
     experiment: Annotated[str, typer.Argument(help="paper-slug/experiment")],
     out: OutOpt = Path("results"),
     run_id: Annotated[str | None, typer.Option("--run", help="run id (default: the latest finished run)")] = None,
+    stream: Annotated[str, typer.Option(help="seed stream whose latest run is redrawn")] = "main",
 ) -> None:
     """Redraw a finished run's figures from its stored tables, without rerunning anything."""
     from collapselab.core.registry import get_experiment
-    from collapselab.core.runner import redraw, store_path
-    from collapselab.core.store import Store
+    from collapselab.core.runner import redraw
+    from collapselab.core.store import Store, store_path
 
     exp = _user(get_experiment, experiment)
     if run_id is None:
         if not store_path(out).exists():
             raise UserError(f"no results in {out}; run {experiment} first")
         with Store(store_path(out)) as store:
-            run = store.latest_run(experiment)
+            run = store.latest_run(experiment, stream=stream)
         if run is None:
-            raise UserError(f"no finished run of {experiment} in {out}")
+            raise UserError(f"no finished run of {experiment} on stream {stream!r} in {out}")
         run_id = run["run_id"]
     files = _user(redraw, exp, out / experiment / run_id)
     console.print(f"redrew {len(files)} file(s) in {out / experiment / run_id / 'figures'}")
@@ -207,6 +287,8 @@ TrackOpt = Annotated[str | None, typer.Option(help="log each run to an experimen
 TrackingUriOpt = Annotated[str | None, typer.Option(
     help="MLflow tracking URI (default: sqlite store in OUT/mlruns, or $MLFLOW_TRACKING_URI)")]
 DryRunOpt = Annotated[bool, typer.Option(help="print the plan (cells, stored, estimated time) and run nothing")]
+StreamOpt = Annotated[str, typer.Option(help="seed stream: every cell's seed is salted with it, so another "
+                                             "stream runs the same grid on independent seeds (default main)")]
 
 
 @dataclass(frozen=True)
@@ -223,6 +305,7 @@ class SweepOptions:
     track: TrackOpt = None
     tracking_uri: TrackingUriOpt = None
     dry_run: DryRunOpt = False
+    stream: StreamOpt = "main"
 
     @property
     def n_workers(self) -> int:
@@ -262,14 +345,14 @@ def run_cmd(
     from collapselab.core.sweep import WorkerPool
 
     o = sweep
-    _check_sweep_options(o.backend, o.workers, o.device, o.ray_address)
+    _check_sweep_options(o.backend, o.workers, o.device, o.ray_address, o.stream)
     if seeds is not None and seeds < 1:
         raise UserError(f"--seeds must be >= 1, got {seeds}")
     for name in experiments:  # every name is checked before any work starts
         _user(get_experiment, name)
     if o.dry_run:
         _print_plan(experiments, preset=preset, overrides=set_ or [], seeds=seeds, out=o.out, device=o.device,
-                    workers=o.n_workers)
+                    workers=o.n_workers, streams=(o.stream,))
         return
     tracker = _tracker(o.track, o.out, o.tracking_uri)
     any_fail = False
@@ -279,7 +362,7 @@ def run_cmd(
                 report = _user(run_experiment, name, preset=preset, overrides=set_ or [], seeds=seeds,
                                out_dir=o.out, workers=o.n_workers, backend=o.backend, ray_address=o.ray_address,
                                device=o.device, retry_failed=o.retry_failed, progress=_RichProgress(),
-                               on_report=tracker, pool=pool)
+                               on_report=tracker, pool=pool, stream=o.stream)
             _print_report(report)
             any_fail |= any(c.status in ("FAIL", "ERROR") for c in report.claims)
     if tracker is not None:
@@ -289,21 +372,21 @@ def run_cmd(
 
 
 def _print_plan(names: list[str], *, preset: str, overrides: list[str], seeds: int | None, out: Path,
-                device: str, workers: int) -> None:
-    """The ``--dry-run`` table: per experiment, cells, stored, to run and the estimated time."""
+                device: str, workers: int, streams: tuple[str, ...] = ("main",)) -> None:
+    """The ``--dry-run`` table: per experiment and seed stream, cells, stored, to run and the estimated time."""
     from collapselab.core.estimate import estimate, format_seconds
     from collapselab.core.registry import get_experiment
 
-    table = Table("experiment", "device", "cells", "stored", "to run", "estimated time", "basis",
+    table = Table("experiment", "stream", "device", "cells", "stored", "to run", "estimated time", "basis",
                   title=f"plan at preset {preset} on {workers} worker(s) (nothing runs)")
     total, unknown, guessed = 0.0, 0, 0
-    for name in names:
+    for stream, name in ((s, n) for s in streams for n in names):
         exp = get_experiment(name)
         dev = device if exp.uses_device else "cpu"
         est = _user(estimate, name, preset=preset, out_dir=out, overrides=overrides, seeds=seeds, device=dev,
-                    workers=workers)
-        table.add_row(name, dev, str(est.cells), str(est.stored), str(est.missing), format_seconds(est.seconds),
-                      est.basis)
+                    workers=workers, stream=stream)
+        table.add_row(name, stream, dev, str(est.cells), str(est.stored), str(est.missing),
+                      format_seconds(est.seconds), est.basis)
         if est.seconds is None:
             unknown += 1
         else:
@@ -316,9 +399,15 @@ def _print_plan(names: list[str], *, preset: str, overrides: list[str], seeds: i
                      if guessed else ""))
 
 
-def _check_sweep_options(backend: str, workers: int | None, device: str, ray_address: str | None) -> None:
+def _check_sweep_options(backend: str, workers: int | None, device: str, ray_address: str | None,
+                         stream: str = "main") -> None:
+    from collapselab.core.store import check_stream
     from collapselab.core.sweep import BACKENDS
 
+    try:
+        check_stream(stream)
+    except ValueError as exc:
+        raise UserError(str(exc).replace("`stream`", "--stream")) from None
     if backend not in BACKENDS:
         raise UserError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if workers is not None and workers < 1:
@@ -340,6 +429,8 @@ def reproduce_cmd(
     preset: Annotated[str, typer.Option(help="smoke (seconds), quick (minutes per experiment) or full")] = "quick",
     only: Annotated[list[str] | None, typer.Option(help="a paper slug (e.g. strong-collapse); repeatable; "
                                                         "default: every paper")] = None,
+    confirm: Annotated[bool, typer.Option(help="run the main seed stream, then the confirm stream (fresh "
+                                               "seeds, same grid); the summary marks where they agree")] = False,
     *, sweep: SweepOptions,
 ) -> None:
     """Run every registered experiment (resuming from the store), write the report, summarise the claims."""
@@ -350,16 +441,21 @@ def reproduce_cmd(
     o = sweep
     if preset not in PRESETS:
         raise UserError(f"unknown preset {preset!r}; valid presets: {', '.join(PRESETS)}")
-    _check_sweep_options(o.backend, o.workers, o.device, o.ray_address)
+    _check_sweep_options(o.backend, o.workers, o.device, o.ray_address, o.stream)
+    if confirm and o.stream != "main":
+        raise UserError(f"--confirm runs the streams main and confirm; it cannot be combined with "
+                        f"--stream {o.stream}")
+    streams = ("main", "confirm") if confirm else (o.stream,)
     selected = _user(check_only, only)
     if o.dry_run:
         names = [n for n, e in all_experiments().items() if selected is None or e.paper.slug in selected]
         _print_plan(names, preset=preset, overrides=[], seeds=None, out=o.out, device=o.device,
-                    workers=o.n_workers)
+                    workers=o.n_workers, streams=streams)
         return
     tracker = _tracker(o.track, o.out, o.tracking_uri)
     with _interruptible():
-        result = _user(reproduce, o.out, preset=preset, only=only, workers=o.n_workers, backend=o.backend,
+        result = _user(reproduce, o.out, preset=preset, only=only, streams=streams, workers=o.n_workers,
+                       backend=o.backend,
                        ray_address=o.ray_address, device=o.device, retry_failed=o.retry_failed,
                        on_report=lambda r: (_print_report(r), tracker(r) if tracker else None),
                        progress=_RichProgress, on_start=lambda name: console.rule(name))

@@ -1,9 +1,13 @@
 """The statistics every claim uses, written once: estimates with standard errors, paired and unpaired
 differences with confidence intervals, proportions, slopes, rank correlation, equivalence, Holm.
 
-Built on :mod:`scipy.stats` (t tests, ``bootstrap``, ``binomtest``, ``spearmanr``). Every comparison is a
-:class:`Comparison` (estimate, standard error, confidence interval, p-value of the declared one-sided or
-two-sided test); the three *decision rules* turn one into a :class:`Decision`:
+Built on :mod:`scipy.stats` (t tests, ``bootstrap``, ``binomtest``, ``beta``, ``spearmanr``). Every comparison
+is a :class:`Comparison` (estimate, standard error, confidence interval, p-value of the declared one-sided or
+two-sided test, and its degrees of freedom ``df``). Paired data follow a declared rule
+(:func:`paired_difference`): exact bounds from the discordant counts for 0/1 outcomes, the exact sign-flip
+test for n <= 10 pairs or small integer-valued samples, the paired t otherwise; the interval always inverts
+the test, and zero variance never yields a point interval there. The three *decision rules* turn a
+comparison into a :class:`Decision`, whose advice reads the distance between the estimate and the margin:
 
 * :func:`beats` -- "A beats B": PASS only when the one-sided test rejects ``effect <= 0`` (so a tie never
   passes); FAIL when it does not and the interval is narrow enough to have seen an effect of the declared
@@ -17,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -101,7 +105,31 @@ def grouped_mean_se(frame: pd.DataFrame, by: str | list[str], column: str) -> pd
     return out.drop(columns="_sd")
 
 
+def pool_replicates(frame: pd.DataFrame, by: list[str], value: str, se: str) -> pd.DataFrame:
+    """Per group of ``by``: the mean over independent replicates of their Monte Carlo means ``value``
+    (``mean``), the number of replicates ``k`` and the pooled standard error of that mean,
+    sqrt(sum_i se_i^2) / k (``se``), from each replicate's own standard error ``se``. Compare it with
+    :func:`pooled_comparison` (Student's t on the pooled degrees of freedom)."""
+    keys = list(by)
+    for k in [*keys, value, se]:
+        if k not in frame.columns:
+            raise ValueError(f"column {k!r} not in the frame (columns: {list(frame.columns)})")
+    g = frame.groupby(keys, sort=True, dropna=False)
+    out = g.agg(mean=(value, "mean"), k=(value, "size"),
+                se2=(se, lambda s: float(np.sum(np.asarray(s) ** 2)))).reset_index()
+    out["se"] = np.sqrt(out["se2"]) / out["k"]
+    return out.drop(columns=["se2"])
+
+
 # ============================================================================ comparisons
+
+SIGN_FLIP_MAX_N = 10
+"""The declared small-sample rule of :func:`paired_difference`: up to this many pairs, any differences get the
+exact sign-flip test (the t test's normality cannot be checked on so few)."""
+SIGN_FLIP_MAX_N_INTEGER = 16
+"""Integer-valued differences (counts, steps) get the exact sign-flip test up to this many pairs
+(2^16 sign patterns enumerated)."""
+_EXACT_MAX_N = 20  # the largest n whose 2^n sign patterns are enumerated on request (method="exact")
 
 
 @dataclass(frozen=True)
@@ -109,7 +137,13 @@ class Comparison:
     """An effect (e.g. a difference A - B) with its standard error, confidence interval and test.
 
     ``low``/``high`` is the ``level`` interval matching ``alternative`` (one-sided: one bound infinite);
-    ``pvalue`` tests ``effect <= null`` (greater), ``effect >= null`` (less) or ``effect == null``.
+    ``pvalue`` tests ``effect <= null`` (greater), ``effect >= null`` (less) or ``effect == null``
+    (two-sided: twice the smaller one-sided p-value, capped at 1).
+
+    ``df`` is the degrees of freedom of the Student-t pivot (estimate - effect) / se behind the interval
+    (``inf``: normal); every constructor states it. ``exact`` names an exact method whose bounds and
+    p-values are recomputed from ``sample`` (the paired differences) at any level or null: ``"sign-flip"``
+    or ``"binary"`` (see :func:`paired_difference`); ``df`` is then ``nan``.
     """
 
     estimate: float
@@ -122,6 +156,9 @@ class Comparison:
     level: float = 0.95
     method: str = "t"
     null: float = 0.0
+    df: float = field(kw_only=True)
+    exact: Literal["", "sign-flip", "binary"] = field(default="", kw_only=True)
+    sample: tuple[float, ...] = field(default=(), kw_only=True, repr=False, compare=False)
 
     @property
     def halfwidth(self) -> float:
@@ -139,74 +176,237 @@ class Comparison:
                 f"n={self.n}), p={self.pvalue:.3g}")
 
 
-def _t_comparison(est: float, se: float, df: float, n: int, alternative: str, level: float, method: str,
-                  null: float = 0.0) -> Comparison:
-    _check_alternative(alternative)
-    _check_level(level)
-    if not math.isfinite(se) or se <= 0 or df <= 0:
-        if se == 0 and math.isfinite(est):  # no spread: the interval is the point
-            p = 0.0 if ((alternative == "greater" and est > null) or (alternative == "less" and est < null)
-                        or (alternative == "two-sided" and est != null)) else 1.0
-            return Comparison(est, 0.0, est, est, p, n, alternative, level, method, null)
-        return Comparison(est, math.inf, -math.inf, math.inf, 1.0, n, alternative, level, method, null)
+# ---------------------------------------------------------------------------- one-sided bounds and p-values
+# ``conf`` is the one-sided confidence of a bound: effect >= bound ("low") or effect <= bound ("high") holds
+# with probability >= conf. Every interval and every test below is built from these, so a rule that reads
+# the p-value and one that reads the interval agree.
+
+
+def _pivot_bound(est: float, se: float, df: float, conf: float, side: str) -> float:
+    if not math.isfinite(se) or se < 0 or not df > 0:
+        return -math.inf if side == "low" else math.inf
+    if se == 0:
+        return est  # an SE declared to be 0 (a deterministic quantity): the interval is the point
+    q = float((_st.t(df) if math.isfinite(df) else _st.norm()).ppf(conf))
+    return est - q * se if side == "low" else est + q * se
+
+
+def _pivot_p(est: float, se: float, df: float, null: float, alternative: str) -> float:
+    if not math.isfinite(se) or se < 0 or not df > 0:
+        return 1.0
+    if se == 0 and math.isfinite(est):
+        return 0.0 if ((alternative == "greater" and est > null) or (alternative == "less" and est < null)
+                       or (alternative == "two-sided" and est != null)) else 1.0
     tstat = (est - null) / se
     dist = _st.t(df) if math.isfinite(df) else _st.norm()
     if alternative == "greater":
-        p, q = float(dist.sf(tstat)), float(dist.ppf(level))
-        lo, hi = est - q * se, math.inf
-    elif alternative == "less":
-        p, q = float(dist.cdf(tstat)), float(dist.ppf(level))
-        lo, hi = -math.inf, est + q * se
-    else:
-        p, q = float(2 * dist.sf(abs(tstat))), float(dist.ppf(0.5 + level / 2))
-        lo, hi = est - q * se, est + q * se
-    return Comparison(float(est), float(se), float(lo), float(hi), p, n, alternative, level, method, null)
+        return float(dist.sf(tstat))
+    if alternative == "less":
+        return float(dist.cdf(tstat))
+    return float(2 * dist.sf(abs(tstat)))
+
+
+def _subset_means(d: np.ndarray) -> np.ndarray:
+    """The 2^n - 1 means of the nonempty subsets of ``d``, sorted (Hartigan's subset means)."""
+    masks = (np.arange(1, 2**d.size)[:, None] >> np.arange(d.size)) & 1
+    return np.sort(masks @ d / masks.sum(axis=1))
+
+
+def _flip_bound(d: np.ndarray, conf: float, side: str) -> float:
+    """Inversion of the exact sign-flip test of the mean: flipping the signs of the subset F of d - theta
+    lowers the sum iff mean_F(d) > theta, so p(theta) = (1 + #{F: mean_F <= theta}) / 2^n for "effect <=
+    theta"; the set of theta not rejected at error e = 1 - conf is [m_(k), inf) with k = floor(e 2^n) and
+    m_(1) <= m_(2) <= ... the subset means (unbounded when k = 0)."""
+    k = math.floor((1 - conf) * 2**d.size + 1e-9)
+    if k < 1:
+        return -math.inf if side == "low" else math.inf
+    m = _subset_means(d)
+    return float(m[k - 1] if side == "low" else m[-k])
+
+
+def _flip_p(d: np.ndarray, null: float, alternative: str) -> float:
+    """The exact sign-flip p-value of ``effect <= null`` (greater) or ``>= null`` (less): all 2^n sign
+    patterns of d - null, the identity included (as ``scipy.stats.permutation_test`` counts them)."""
+    if alternative == "two-sided":
+        return min(1.0, 2 * min(_flip_p(d, null, "greater"), _flip_p(d, null, "less")))
+    m = _subset_means(d)
+    tol = 1e-12 * max(1.0, float(np.abs(d).max()), abs(null))
+    hits = np.sum(m <= null + tol) if alternative == "greater" else np.sum(m >= null - tol)
+    return float((1 + hits) / 2**d.size)
+
+
+def _cp(k: int, n: int, err: float, side: str) -> float:
+    """One-sided Clopper-Pearson bound (error ``err``) of a binomial proportion k / n; [0, 1] when n = 0."""
+    if side == "low":
+        return 0.0 if k == 0 else float(_st.beta.ppf(err, k, n - k + 1))
+    return 1.0 if k == n else float(_st.beta.ppf(1 - err, k + 1, n - k))
+
+
+def _binary_bound(d: np.ndarray, conf: float, side: str) -> float:
+    """Exact bound of p10 - p01 for paired 0/1 outcomes (d = a - b in {-1, 0, 1}), from b = #(d = 1) and
+    c = #(d = -1). Write p10 - p01 = psi (2 pi - 1) with psi = p10 + p01 (the discordance rate; m = b + c
+    of n is Binomial(n, psi)) and pi = p10 / psi (given m, b is Binomial(m, pi): McNemar's conditional
+    model). Clopper-Pearson bounds for psi and pi, each at error e / 2 (Bonferroni), hold together with
+    probability >= 1 - e, and psi (2 pi - 1) is bounded over them: exact (conservative) coverage. No
+    discordant pair gives pi in [0, 1], so the bound is +-psi_upper, never a point."""
+    b, c, err = int(np.sum(d > 0)), int(np.sum(d < 0)), (1 - conf) / 2
+    m = b + c
+    if side == "low":
+        g = 2 * _cp(b, m, err, "low") - 1
+        return g * _cp(m, d.size, err, "low" if g >= 0 else "high")
+    h = 2 * _cp(b, m, err, "high") - 1
+    return h * _cp(m, d.size, err, "high" if h >= 0 else "low")
+
+
+def _binary_p(d: np.ndarray, null: float, alternative: str) -> float:
+    """The p-value that inverts :func:`_binary_bound`: the smallest error e whose bound excludes ``null``
+    (bisection on log e; the bound is monotone in e). At null 0 it is twice McNemar's exact one-sided p."""
+    if alternative == "two-sided":
+        return min(1.0, 2 * min(_binary_p(d, null, "greater"), _binary_p(d, null, "less")))
+    side = "low" if alternative == "greater" else "high"
+
+    def excluded(e: float) -> bool:
+        bound = _binary_bound(d, 1 - e, side)
+        return bound > null if side == "low" else bound < null
+
+    if not excluded(1.0 - 1e-12):
+        return 1.0
+    lo, hi = -16.0, 0.0  # log10 of the error
+    if excluded(10**lo):
+        return 10**lo
+    for _ in range(50):
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if excluded(10**mid) else (mid, hi)
+    return float(10**hi)
+
+
+def _bound(cmp: Comparison, conf: float, side: str) -> float:
+    if cmp.exact == "sign-flip":
+        return _flip_bound(np.asarray(cmp.sample), conf, side)
+    if cmp.exact == "binary":
+        return _binary_bound(np.asarray(cmp.sample), conf, side)
+    return _pivot_bound(cmp.estimate, cmp.se, cmp.df, conf, side)
+
+
+def _pvalue(cmp: Comparison, null: float, alternative: str) -> float:
+    if cmp.exact == "sign-flip":
+        return _flip_p(np.asarray(cmp.sample), null, alternative)
+    if cmp.exact == "binary":
+        return _binary_p(np.asarray(cmp.sample), null, alternative)
+    return _pivot_p(cmp.estimate, cmp.se, cmp.df, null, alternative)
+
+
+def _build(est: float, se: float, n: int, alternative: str, level: float, method: str, *, df: float,
+           null: float = 0.0, exact: str = "", sample: tuple[float, ...] = ()) -> Comparison:
+    """The comparison with the ``level`` interval for ``alternative`` and the p-value at ``null``."""
+    _check_alternative(alternative)
+    _check_level(level)
+    c = Comparison(float(est), float(se), -math.inf, math.inf, 1.0, n, alternative, level, method, null, df=df,
+                   exact=exact, sample=sample)
+    conf = level if alternative != "two-sided" else 0.5 + level / 2
+    lo = _bound(c, conf, "low") if alternative != "less" else -math.inf
+    hi = _bound(c, conf, "high") if alternative != "greater" else math.inf
+    return replace(c, low=float(lo), high=float(hi), pvalue=_pvalue(c, null, alternative))
 
 
 def from_estimate(estimate: float, se: float, df: float | None = None, *, n: int = 0,
                   alternative: Alternative = "greater", level: float = 0.95, null: float = 0.0) -> Comparison:
-    """A t (``df`` given) or normal (``df`` None) test and interval from an estimate and its standard error."""
-    return _t_comparison(float(estimate), float(se), math.inf if df is None else float(df), n, alternative,
-                         level, "t" if df is not None else "normal", null)
+    """A Student-t (``df`` given) or normal (``df`` None: the SE is known, e.g. from many Monte Carlo
+    draws) test and interval from an estimate and its standard error. An SE from k seeds needs
+    ``df = k - 1`` (or :func:`pooled_comparison`). se = 0 is a deterministic quantity: a point interval."""
+    return _build(estimate, se, n, alternative, level, "t" if df is not None else "normal",
+                  df=math.inf if df is None else float(df), null=null)
+
+
+def pooled_comparison(estimate: float, se: float, seeds: int, reps: int = 1, *,
+                      alternative: Alternative = "greater", level: float = 0.95, null: float = 0.0) -> Comparison:
+    """A comparison from an estimate whose standard error comes from ``seeds`` independent replicates, each
+    the mean of ``reps`` Monte Carlo draws (as :func:`pool_replicates` pools them): Student's t with
+    seeds * (reps - 1) degrees of freedom (the pooled within-replicate variance) when reps > 1, else
+    seeds - 1 (the SE is the spread across seeds); ``n`` = seeds * reps, the count the needs advice scales."""
+    if seeds < 1 or reps < 1:
+        raise ValueError(f"`seeds` and `reps` must be >= 1, got {seeds} and {reps}")
+    df = seeds * (reps - 1) if reps > 1 else seeds - 1
+    return _build(estimate, se, int(seeds * reps), alternative, level, "t", df=float(df), null=null)
+
+
+def _is_binary(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(np.all((a == 0) | (a == 1)) and np.all((b == 0) | (b == 1)))
+
+
+def _exact_kind(a: np.ndarray, b: np.ndarray, d: np.ndarray, binary: bool | None) -> str:
+    """The declared rule of :func:`paired_difference` (``method="auto"``): by the data kind and n only."""
+    if binary is None:
+        binary = _is_binary(a, b)
+    if binary:
+        return "binary"
+    integer = bool(np.all(d == np.round(d)))
+    return "sign-flip" if d.size <= SIGN_FLIP_MAX_N or (integer and d.size <= SIGN_FLIP_MAX_N_INTEGER) else ""
 
 
 def paired_difference(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray, *,
                       alternative: Alternative = "greater", level: float = 0.95,
-                      method: Literal["t", "bootstrap"] = "t", rng: np.random.Generator | int | None = None,
-                      n_resamples: int = 4999) -> Comparison:
-    """Mean of the paired differences a_i - b_i with a one-sample t test (``method="t"``) or a percentile
-    bootstrap interval over pairs (``method="bootstrap"``, p-value from the t test)."""
+                      method: Literal["auto", "t", "exact", "bootstrap"] = "auto", binary: bool | None = None,
+                      rng: np.random.Generator | int | None = None, n_resamples: int = 4999) -> Comparison:
+    """Mean of the paired differences d_i = a_i - b_i with a test and interval chosen by a declared rule
+    (``method="auto"``), from the design and the kind of data, never from the outcome:
+
+    1. binary outcomes (every a_i, b_i in {0, 1}, or ``binary=True``): the exact interval of p10 - p01 from
+       the discordant counts (Clopper-Pearson on the discordance rate and, given it, McNemar's binomial of
+       b among b + c; Bonferroni; see :func:`_binary_bound`); the p-value inverts it (at 0: twice McNemar's
+       exact one-sided p). No discordant pair gives +-(upper bound of the discordance rate), never a point.
+    2. n <= :data:`SIGN_FLIP_MAX_N` pairs, or integer-valued differences and n <= :data:`SIGN_FLIP_MAX_N_INTEGER`:
+       the exact sign-flip permutation test of the mean (all 2^n sign patterns, as
+       ``scipy.stats.permutation_test`` with ``permutation_type="samples"``), and the interval that inverts
+       it (Hartigan's subset means), so PASS by the interval implies the exact p < alpha. It needs n >= 5
+       to reject at one-sided 0.05 (n >= 6 two-sided): fewer pairs give an unbounded interval.
+    3. otherwise the paired t test and interval (n - 1 degrees of freedom).
+
+    ``method="exact"`` forces rule 1 or 2 (by the data kind; n <= 20), ``"t"`` the t test and
+    ``"bootstrap"`` a percentile bootstrap interval over pairs (p-value from the t test). ``binary=False``
+    turns rule 1 off; ``binary=True`` requires 0/1 data.
+    """
     a, b = _finite(a, "a"), _finite(b, "b")
     if a.shape != b.shape:
         raise ValueError(f"`a` and `b` must be paired (same length), got {a.size} and {b.size}")
     d = a - b
     if d.size < 2:
         raise ValueError("a paired difference needs at least 2 pairs")
+    if binary and not _is_binary(a, b):
+        raise ValueError("`binary=True` needs every value of `a` and `b` in {0, 1}")
+    if method not in ("auto", "t", "exact", "bootstrap"):
+        raise ValueError(f"`method` must be 'auto', 't', 'exact' or 'bootstrap', got {method!r}")
     est = mean_se(d)
-    cmp = _t_comparison(est.mean, est.se, d.size - 1, d.size, alternative, level, "paired t")
-    if method == "t":
-        return cmp
+    exact = _exact_kind(a, b, d, binary) if method in ("auto", "exact") else ""
+    if method == "exact" and not exact:
+        if d.size > _EXACT_MAX_N:
+            raise ValueError(f"`method='exact'` enumerates 2^n sign patterns: n <= {_EXACT_MAX_N}, got {d.size}")
+        exact = "sign-flip"
+    if exact:
+        label = "exact McNemar/Clopper-Pearson" if exact == "binary" else "exact sign-flip"
+        return _build(est.mean, est.se, d.size, alternative, level, label, df=math.nan, exact=exact,
+                      sample=tuple(d.tolist()))
+    cmp = _build(est.mean, est.se, d.size, alternative, level, "paired t", df=d.size - 1)
     if method != "bootstrap":
-        raise ValueError(f"`method` must be 't' or 'bootstrap', got {method!r}")
+        return cmp
     if np.all(d == d[0]):
-        return Comparison(cmp.estimate, 0.0, d[0], d[0], cmp.pvalue, d.size, alternative, level, "bootstrap")
+        return replace(cmp, se=0.0, low=d[0], high=d[0], method="bootstrap")
     res = _st.bootstrap((d,), np.mean, confidence_level=level, n_resamples=n_resamples, method="percentile",
                         alternative=alternative, random_state=rng)
     lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
-    return Comparison(cmp.estimate, float(res.standard_error), lo, hi, cmp.pvalue, d.size, alternative, level,
-                      "paired bootstrap")
+    return replace(cmp, se=float(res.standard_error), low=lo, high=hi, method="paired bootstrap")
 
 
 def difference(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray, *,
                alternative: Alternative = "greater", level: float = 0.95) -> Comparison:
-    """mean(a) - mean(b) for independent samples: Welch's t test and interval."""
+    """mean(a) - mean(b) for independent samples: Welch's t test and interval (Welch-Satterthwaite df)."""
     a, b = _finite(a, "a"), _finite(b, "b")
     if a.size < 2 or b.size < 2:
         raise ValueError("an unpaired difference needs at least 2 values on each side")
     va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
     se = math.sqrt(va + vb)
     df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1)) if se > 0 else math.inf
-    return _t_comparison(float(a.mean() - b.mean()), se, df, a.size + b.size, alternative, level, "Welch t")
+    return _build(float(a.mean() - b.mean()), se, a.size + b.size, alternative, level, "Welch t", df=df)
 
 
 def proportion_ci(k: int, n: int, *, level: float = 0.95,
@@ -244,7 +444,8 @@ def two_proportions(k1: int, n1: int, k2: int, n2: int, *, alternative: Alternat
     elif alternative == "less":
         lo = -math.inf
     se = math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
-    return Comparison(d, se, lo, hi, float(p), n1 + n2, alternative, level, "Newcombe/z")
+    return Comparison(d, se, lo, hi, float(p), n1 + n2, alternative, level, "Newcombe/z",
+                      df=math.inf)
 
 
 # ============================================================================ slopes and correlation
@@ -307,30 +508,31 @@ def spearman(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray, *
         lo, hi = (float(v) for v in np.quantile(boots, [(1 - level) / 2, (1 + level) / 2]))
     p = float(res.pvalue) if np.isfinite(res.pvalue) else 1.0
     return Comparison(rho, float(boots.std(ddof=1)), lo, hi, p, int(x.size), alternative, level,
-                      "Spearman, bootstrap")
+                      "Spearman, bootstrap", df=float(x.size - 1))  # df: the TOST on the bootstrap SE
 
 
 def equivalence(effect: Comparison | Sequence[float] | np.ndarray, margin: float, *,
                 alpha: float = 0.05) -> Comparison:
     """Two one-sided tests (TOST) of |effect| < margin.
 
-    ``effect`` is a :class:`Comparison` (its estimate, se and degrees of freedom n - 1) or raw samples of
-    the effect (e.g. paired differences). Returns the (1 - 2 alpha) two-sided interval and, as ``pvalue``,
-    the larger of the two one-sided p-values: reject non-equivalence when it is below alpha.
+    ``effect`` is a :class:`Comparison` or raw samples of the effect (e.g. paired differences, compared
+    with 0 by :func:`paired_difference`'s declared rule). The bounds come from the comparison's own method:
+    Student's t with its ``df`` (``inf``: normal) on its estimate and se, or its exact test recomputed from
+    its sample. Returns the one-sided (1 - alpha) bounds as the (1 - 2 alpha) two-sided interval and, as
+    ``pvalue``, the larger of the two one-sided p-values (at -margin and +margin): reject non-equivalence
+    when it is below alpha, which is when the interval lies inside (-margin, margin).
     """
     if not margin > 0:
         raise ValueError(f"`margin` must be > 0, got {margin!r}")
-    if isinstance(effect, Comparison):
-        est, se, n = effect.estimate, effect.se, effect.n
-        df = n - 1 if "t" in effect.method and n > 1 else math.inf
-    else:
-        d = _finite(effect, "effect")
-        e = mean_se(d)
-        est, se, n, df = e.mean, e.se, e.n, d.size - 1
-    lo_test = _t_comparison(est, se, df, n, "greater", 1 - alpha, "TOST", null=-margin)
-    hi_test = _t_comparison(est, se, df, n, "less", 1 - alpha, "TOST", null=margin)
-    return Comparison(est, se, lo_test.low, hi_test.high, max(lo_test.pvalue, hi_test.pvalue), n,
-                      "two-sided", 1 - 2 * alpha, "TOST", margin)
+    if not 0 < alpha < 0.5:
+        raise ValueError(f"`alpha` must be in (0, 0.5), got {alpha!r}")
+    cmp = effect if isinstance(effect, Comparison) else paired_difference(
+        _finite(effect, "effect"), np.zeros(np.size(effect)), alternative="two-sided")
+    lo, hi = _bound(cmp, 1 - alpha, "low"), _bound(cmp, 1 - alpha, "high")
+    p = max(_pvalue(cmp, -margin, "greater"), _pvalue(cmp, margin, "less"))
+    method = "TOST" if not cmp.exact else f"TOST, {cmp.method}"
+    return Comparison(cmp.estimate, cmp.se, float(lo), float(hi), p, cmp.n, "two-sided", 1 - 2 * alpha, method,
+                      margin, df=cmp.df, exact=cmp.exact, sample=cmp.sample)
 
 
 def holm(pvalues: Sequence[float], alpha: float = 0.05) -> list[bool]:
@@ -358,18 +560,26 @@ class Decision:
     needs: str = ""
 
 
-def _more_data(cmp: Comparison, target: float) -> str:
+def _more_data(cmp: Comparison, target: float, goal: str = "") -> str:
+    """How much more data would bring the half-width down to ``target`` (half-widths scale as 1/sqrt(n))."""
+    if not math.isfinite(cmp.halfwidth) and cmp.exact == "sign-flip":
+        err = (1 - cmp.level) / (2 if cmp.alternative == "two-sided" else 1)
+        need = math.ceil(math.log2(1 / err) - 1e-9)
+        return f"needs >= {need} replicates (the exact sign-flip test cannot reach the level with {cmp.n})"
     factor = (cmp.halfwidth / target) ** 2 if target > 0 else math.inf
     if not math.isfinite(factor):
         return "needs more replicates (the interval is unbounded)"
     k = max(2, math.ceil(factor))
-    return f"needs ~{k}x the data" + (f" (about {k * cmp.n} pairs/replicates)" if cmp.n > 0 else "")
+    return (f"needs ~{k}x the data" + (f" (about {k * cmp.n} pairs/replicates)" if cmp.n > 0 else "")
+            + (f" {goal}" if goal else ""))
 
 
 def beats(cmp: Comparison, *, resolution: float, alpha: float = 0.05) -> Decision:
     """"A beats B" for ``cmp`` = A - B: PASS iff the one-sided test rejects ``effect <= 0`` at ``alpha``
     (CI low bound > 0; a tie never passes); FAIL when it does not and the interval half-width is at most
-    ``resolution`` (the data could have shown an effect of that size); else INCONCLUSIVE."""
+    ``resolution`` (the data could have shown an effect of that size); else INCONCLUSIVE. The advice reads
+    the estimate: on the wrong side of 0 more data would not PASS this (it sizes the data to FAIL); else it
+    sizes the data to decide either way if the estimate holds (half-width below max(estimate, resolution))."""
     if not resolution > 0:
         raise ValueError(f"`resolution` must be > 0, got {resolution!r}")
     text = cmp.text()
@@ -377,30 +587,44 @@ def beats(cmp: Comparison, *, resolution: float, alpha: float = 0.05) -> Decisio
         return Decision("PASS", text)
     if cmp.halfwidth <= resolution:
         return Decision("FAIL", text)
-    return Decision("INCONCLUSIVE", text + f"; half-width {cmp.halfwidth:.3g} > resolution {resolution:g}",
-                    _more_data(cmp, resolution))
+    text += f"; half-width {cmp.halfwidth:.3g} > resolution {resolution:g}"
+    if cmp.estimate <= 0:
+        return Decision("INCONCLUSIVE", text, "more data would not PASS this (the estimate is not above 0); "
+                        + _more_data(cmp, resolution, "to FAIL it"))
+    return Decision("INCONCLUSIVE", text, _more_data(cmp, max(cmp.estimate, resolution),
+                                                     "to decide (if the estimate holds)"))
 
 
 def matches(cmp: Comparison, *, margin: float, alpha: float = 0.05) -> Decision:
     """"A matches B" (``cmp`` = A - B or the raw effect): PASS iff TOST rejects non-equivalence at
     ``margin``; FAIL when the TOST interval (1 - 2 alpha) lies wholly outside [-margin, margin] (the effect
     exceeds the margin significantly, as :func:`at_most` FAILs), or when |estimate| > margin and the
-    half-width is at most ``margin``; else INCONCLUSIVE."""
-    eq = cmp if cmp.method == "TOST" and cmp.null == margin else equivalence(cmp, margin, alpha=alpha)
+    half-width is at most ``margin``; else INCONCLUSIVE. With |estimate| > margin more data would FAIL
+    this (the advice says so and sizes it); inside, it sizes the half-width that fits the margin."""
+    reuse = cmp.method.startswith("TOST") and cmp.null == margin and cmp.level == 1 - 2 * alpha
+    eq = cmp if reuse else equivalence(cmp, margin, alpha=alpha)
     text = eq.text() + f", margin +-{margin:g}"
     if eq.pvalue < alpha:
         return Decision("PASS", text)
     if eq.low > margin or eq.high < -margin or (abs(eq.estimate) > margin and eq.halfwidth <= margin):
         return Decision("FAIL", text)
-    room = margin - abs(eq.estimate)  # the half-width that would fit the interval inside the margin
-    return Decision("INCONCLUSIVE", text, _more_data(eq, room if room > 0 else margin))
+    out = abs(eq.estimate) - margin
+    if out > 0:
+        return Decision("INCONCLUSIVE", text, f"more data would FAIL this (|estimate| {abs(eq.estimate):.3g} > "
+                        f"margin {margin:g}); " + _more_data(eq, max(out, margin), "to show it"))
+    if out == 0:
+        return Decision("INCONCLUSIVE", text, f"more data would not PASS this (|estimate| equals {margin:g})")
+    return Decision("INCONCLUSIVE", text, _more_data(eq, -out, "to PASS (if the estimate holds)"))
 
 
 def at_most(cmp: Comparison, *, resolution: float, margin: float = 0.0, alpha: float = 0.05) -> Decision:
     """"A does not beat B by more than ``margin``" (``cmp`` = A - B, two-sided or 'less' interval):
     PASS iff the upper bound is at most ``margin`` and the half-width at most ``resolution``; FAIL iff the
     lower bound exceeds ``margin`` (A significantly beats B by more than the margin); else INCONCLUSIVE --
-    never a PASS by default when the data are too noisy."""
+    never a PASS by default when the data are too noisy. With the estimate at or above ``margin`` more data
+    can only FAIL it (if the estimate holds): the advice says so and sizes the data that would show it
+    (half-width below estimate - margin); below, it sizes the half-width that would PASS
+    (min(margin - estimate, resolution))."""
     if not resolution > 0:
         raise ValueError(f"`resolution` must be > 0, got {resolution!r}")
     text = cmp.text()
@@ -408,24 +632,10 @@ def at_most(cmp: Comparison, *, resolution: float, margin: float = 0.0, alpha: f
         return Decision("FAIL", text)
     if cmp.high <= margin and cmp.halfwidth <= resolution:
         return Decision("PASS", text)
-    return Decision("INCONCLUSIVE", text, _more_data(cmp, resolution))
-
-
-def all_of(decisions: Sequence[tuple[str, Decision]]) -> Decision:
-    """A conjunction of labelled decisions ("every point matches", "A and B"): PASS iff every part
-    PASSes; FAIL iff some part FAILs (one definite failure falsifies the conjunction); else INCONCLUSIVE
-    with the first undecided part's ``needs``. The text lists the FAILs, then the INCONCLUSIVEs, then the
-    PASSes, each as ``label: text``."""
-    if not decisions:
-        raise ValueError("`decisions` is empty")
-    order = {"FAIL": 0, "INCONCLUSIVE": 1, "PASS": 2}
-    parts = sorted(decisions, key=lambda ld: order[ld[1].status])
-    text = "; ".join(f"{label}: {d.status} {d.text}" if len(decisions) > 1 else f"{label}: {d.text}"
-                     for label, d in parts)
-    statuses = {d.status for _, d in decisions}
-    if "FAIL" in statuses:
-        return Decision("FAIL", text)
-    if statuses == {"PASS"}:
-        return Decision("PASS", text)
-    needs = next(d.needs for _, d in parts if d.status == "INCONCLUSIVE")
-    return Decision("INCONCLUSIVE", text, needs)
+    if cmp.estimate > margin:
+        return Decision("INCONCLUSIVE", text, f"more data would FAIL this (the estimate {cmp.estimate:.3g} is "
+                        f"above {margin:g}); " + _more_data(cmp, cmp.estimate - margin, "to show it"))
+    if cmp.estimate == margin:
+        return Decision("INCONCLUSIVE", text, f"more data would not PASS this (the estimate equals {margin:g})")
+    return Decision("INCONCLUSIVE", text, _more_data(cmp, min(margin - cmp.estimate, resolution),
+                                                     "to PASS (if the estimate holds)"))

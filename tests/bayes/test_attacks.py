@@ -190,3 +190,25 @@ def test_pgd_on_cuda(linear_model):
     model.w, model.b = model.w.cuda(), model.b.cuda()
     x_adv = pgd(model, x.cuda(), y.cuda(), eps=0.1, steps=5, generator=0)
     assert x_adv.device.type == "cuda" and ((x_adv - x.cuda()).abs() <= 0.1 + 1e-6).all()
+
+
+def test_rescored_keeps_the_stronger_iterate_on_fresh_samples(linear_model, noisy_linear):
+    """keep="rescored": on a deterministic model re-scoring cannot beat the best iterate (same answer as
+    keep="best"); on a noisy one the candidate that is stronger on FRESH samples wins, whatever the noisy
+    objective recorded when the best iterate was chosen (the winner's curse of EOT selection)."""
+    from collapselab.bayes import AttackConfig
+    from collapselab.bayes.attacks import AttackResult, _label_objective, label_success, rescore
+
+    det, x, y = _two_class(linear_model, 4)
+    cfg = AttackConfig(eps=0.1, steps=6, n_samples=1)
+    best = pgd(det, x, y, cfg, generator=3)
+    torch.testing.assert_close(pgd(det, x, y, cfg.replace(keep="rescored"), generator=3), best)
+    model = noisy_linear(torch.ones(4), sigma=3.0, seed=1)  # class-1 logit ~ N(sum x, 9 |x|^2) per sample
+    weak, strong = torch.full((8, 1, 2, 2), 0.1), torch.full((8, 1, 2, 2), 0.9)
+    lucky = torch.full((8,), 10.0)  # the noisy objective that made `weak` look best when it was found
+    res = AttackResult(weak, strong, torch.zeros(8, dtype=torch.int64), lucky, torch.zeros(8, dtype=torch.bool))
+    target = torch.ones(8, dtype=torch.int64)
+    got = rescore(model, res, _label_objective(target, True), 400, success=label_success(target, True))
+    torch.testing.assert_close(got, strong)
+    with pytest.raises(ValueError, match="keep"):
+        AttackConfig(eps=0.1, keep="worst")

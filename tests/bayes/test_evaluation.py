@@ -130,3 +130,17 @@ def test_auroc_se_matches_the_spread_over_samples():
     assert one.mean == pytest.approx(auroc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0.9, 0.5, 0.4])))
     with pytest.raises(ValueError, match="at least 2"):
         auroc_se(np.array([0.1]), np.array([0.2, 0.3]))
+
+
+def test_audit_big_step_runs_as_the_criticised_loop(linear_model):
+    """The big-step flaw is run as Carbone et al.'s loop ran it: step 2 from x (no random start) and the LAST
+    iterate, the corrected attack's EOT samples otherwise (the flaw isolated)."""
+    from collapselab.bayes import audit_examples, predict
+
+    x, w = _images(5)
+    model = linear_model(w)
+    y = (x.flatten(1) @ w.T).argmax(1)
+    out = audit_examples(model, x, y, eps=0.1, steps=5, n_samples=1, eval_samples=1, generator=0)
+    cfg = dict(eps=0.1, steps=5, n_samples=1, step_size=2.0, random_start=False)
+    last = predict(model, flawed_pgd(model, x, y, double_softmax=False, keep="last", **cfg), 1) == y
+    np.testing.assert_array_equal(out["big_step"], last.numpy())

@@ -63,3 +63,40 @@ def test_hmc_thinning_and_validation():
         hmc_sample(lambda t: -(t**2).sum(), torch.zeros(2), n_samples=1, step_size=0)
     with pytest.raises(ValueError, match="thin"):
         hmc_sample(lambda t: -(t**2).sum(), torch.zeros(2), n_samples=1, thin=0)
+
+
+def test_split_rhat_flags_chains_that_disagree():
+    from collapselab.bayes import split_rhat
+
+    rng = np.random.default_rng(0)
+    mixed = rng.standard_normal((4, 400))
+    assert abs(split_rhat(mixed) - 1.0) < 0.01
+    apart = mixed + np.array([0.0, 0.0, 2.0, 2.0])[:, None]  # two chains stuck in another mode
+    assert split_rhat(apart) > 1.3
+    drift = np.linspace(0, 5, 400) + 0.1 * rng.standard_normal(400)  # one chain still moving: its halves differ
+    assert split_rhat(drift) > 1.3
+    assert split_rhat(np.ones((2, 10))) == 1.0
+    with pytest.raises(ValueError, match="draws"):
+        split_rhat(np.ones(3))
+
+
+def test_hmc_posterior_runs_several_chains_and_records_rhat():
+    """Chain 0 is the single-chain run exactly (stored results stay identical); further chains start from
+    their own initialisations; R-hat of the log posterior and of the predictions are recorded."""
+    from collapselab.bayes import HMC
+
+    arch = {"kind": "mlp", "in_features": 8, "hidden": [6], "out_features": 3}
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand((60, 1, 2, 4), generator=g)
+    y = x.flatten(1)[:, :3].argmax(1)
+    kw = dict(n_samples=6, burn_in=5, n_leapfrog=3, thin=2, init_epochs=1, batch_size=20)
+    one = HMC(arch, seed=1).fit(x, y, **kw)
+    three = HMC(arch, seed=1).fit(x, y, n_chains=3, **kw)
+    assert three.n_stored == 18 and torch.equal(three.samples_[:6], one.samples_)
+    assert not torch.allclose(three.samples_[6], three.samples_[12])
+    assert three.info_["n_chains"] == 3 and three.info_["rhat_log_posterior"] >= 1.0
+    assert one.rhat_predictive(x[:10], y[:10]) >= 1.0
+    few = HMC(arch, seed=1).fit(x, y, **{**kw, "n_samples": 2})
+    assert "rhat_log_posterior" not in few.info_ and np.isnan(few.rhat_predictive(x[:4], y[:4]))
+    with pytest.raises(ValueError, match="n_chains"):
+        HMC(arch, seed=1).fit(x, y, n_chains=0, **kw)

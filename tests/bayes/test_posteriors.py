@@ -139,3 +139,26 @@ def test_sample_view_is_one_fixed_sample(kind):
     assert any(torch.allclose(out[0], every[i], atol=1e-6) for i in range(n))
     with pytest.raises(ValueError, match="index"):
         model.sample_view(n)
+
+
+@pytest.mark.parametrize("kind", ["mcd", "vi"])
+def test_sample_view_fixes_one_dropout_mask_or_vi_draw(kind):
+    """The audit's one-sample flaw attacks ONE fixed posterior sample: for MC dropout a fixed mask, for VI a
+    fixed weight draw. Two calls of the view give identical logits (the plain forward does not), other
+    indices give other samples, and the view leaves the posterior's own sampling stream untouched."""
+    model = _fitted(kind)
+    x, _ = _data(4, 5)
+    view = model.sample_view(0)
+    a, b = view(x, 2), view(x, 1)
+    assert a.shape == (2, 5, 3) and torch.equal(a[0], a[1]) and torch.equal(a[0], b[0])
+    assert torch.equal(model.sample_view(0)(x)[0], a[0])  # the same index is the same sample
+    assert not torch.allclose(model.sample_view(1)(x)[0], a[0])
+    assert not torch.allclose(model(x, 1)[0], model(x, 1)[0])  # the posterior itself stays stochastic
+    model.reseed(3)
+    ref = model(x, 4)
+    model.reseed(3)
+    view(x)
+    assert torch.equal(model(x, 4), ref)
+    assert torch.equal(view(x[:2])[0], a[0, :2])  # per-example logits do not depend on the batch
+    with pytest.raises(ValueError, match="index"):
+        model.sample_view(-1)

@@ -44,7 +44,7 @@ def test_outcome_round_trips_and_reads_older_stores():
 def test_verdict_of_a_stats_decision():
     from collapselab import stats
 
-    d = stats.beats(stats.paired_difference([3.0, 4, 5, 6], [1.0, 1, 2, 2]), resolution=1.0)
+    d = stats.beats(stats.paired_difference([3.0, 4, 5, 6, 7], [1.0, 1, 2, 2, 3]), resolution=1.0)
     v = Verdict.of(d, prefix="A - B = ")
     assert v.status == "PASS" and v.measured.startswith("A - B = ")
 
@@ -97,15 +97,23 @@ def test_verdict_all_of_a_conjunction():
     assert many.status == "FAIL" and many.measured.startswith("5/6 parts PASS; z: FAIL bad")
 
 
-def test_verdict_every_lists_parts_in_order():
+def test_verdict_all_of_lists_every_undecided_need_and_takes_verdicts():
     from collapselab.stats import Decision
 
     p, i = Decision("PASS", "ok"), Decision("INCONCLUSIVE", "wide", "needs ~2x")
-    assert Verdict.every([("a", p), ("b", p)], "x").status == "PASS"
-    v = Verdict.every([("a", p), ("b", i)], "x")
-    assert v.status == "INCONCLUSIVE" and v.measured == "a: PASS ok; b: INCONCLUSIVE wide" and v.needs == "b: needs ~2x"
-    assert Verdict.every([("a", i), ("b", Decision("FAIL", "bad"))], "x").status == "FAIL"
-    headed = Verdict.every([("a", p)], "x", head="gap; ")
-    assert headed.status == "PASS" and headed.measured == "gap; a: PASS ok"
-    empty = Verdict.every([], "needs the grid")
+    v = Verdict.all_of([("a", p), ("b", i), ("c", Decision("INCONCLUSIVE", "far", "needs ~9x"))])
+    assert v.status == "INCONCLUSIVE" and v.measured == "b: INCONCLUSIVE wide; c: INCONCLUSIVE far; a: PASS ok"
+    assert v.needs == "b: needs ~2x; c: needs ~9x"  # every undecided part's needs, not the first only
+    assert Verdict.all_of([("a", i), ("b", Decision("FAIL", "bad"))]).status == "FAIL"
+    headed = Verdict.all_of([("a", p)], head="gap; ")
+    assert headed.status == "PASS" and headed.measured == "gap; a: ok" and headed.needs == ""
+    empty = Verdict.all_of([], empty_needs="needs the grid")
     assert empty.status == "INCONCLUSIVE" and empty.needs == "needs the grid"
+    with pytest.raises(ValueError, match="empty_needs"):
+        Verdict.all_of([])
+    # verdicts combine as decisions do (nested conjunctions); an undecided verdict keeps its needs
+    nested = Verdict.all_of([("x", Verdict.check(True, "fine")), ("y", Verdict.inconclusive("open", "needs k"))])
+    assert nested.status == "INCONCLUSIVE" and nested.needs == "y: needs k"
+    assert Verdict.all_of([("x", Verdict.check(False, "no")), ("y", p)]).status == "FAIL"
+    with pytest.raises(ValueError, match="not PASS, FAIL or INCONCLUSIVE"):
+        Verdict.all_of([("x", Verdict("ERROR", "boom"))])

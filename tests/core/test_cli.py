@@ -99,7 +99,8 @@ def test_run_strict_report_local(capsys, tmp_path):
     assert (tmp_path / "site" / "experiments" / "toy--failing-claim.html").is_file()
     claims = json.loads(next((tmp_path / "toy" / "values").glob("*/claims.json")).read_text())
     assert claims[0]["status"] == "PASS" and {"id", "statement", "status", "measured", "source", "kind", "test",
-                                              "needs", "error"} == set(claims[0])
+                                              "needs", "error", "version", "fingerprint"} == set(claims[0])
+    assert claims[0]["version"] == 1 and len(claims[0]["fingerprint"]) == 16  # judged under this declaration
 
 
 @pytest.mark.slow

@@ -107,26 +107,33 @@ def test_estimate_scales_by_declared_cost(tmp_path):
 
 @pytest.mark.slow
 def test_ctrl_c_cancels_pending_cells_at_once(tmp_path):
+    """Judged on the store's state, not on wall time (a loaded machine is slow, not wrong): after Ctrl-C at
+    most the cells already running (one per worker) may still land; the 56+ pending ones never run."""
     args = [sys.executable, "-m", "collapselab", "run", "toy/values", "--preset", "quick", "--set", "sleep=3", "--set",
             "n_cells=30", "--workers", "2", "--out", str(tmp_path)]
     proc = subprocess.Popen(args, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
-    deadline = time.time() + 120
     db = tmp_path / "collapselab.sqlite"
     import sqlite3
 
-    while time.time() < deadline:  # wait until some cells are stored
-        time.sleep(0.5)
-        if db.exists():
-            try:
-                with sqlite3.connect(db) as con:
-                    if con.execute("SELECT COUNT(*) FROM cells").fetchone()[0] >= 2:
-                        break
-            except sqlite3.OperationalError:
-                pass
-    t0 = time.time()
+    def stored() -> int:
+        try:
+            with sqlite3.connect(db) as con:
+                return con.execute("SELECT COUNT(*) FROM cells").fetchone()[0]
+        except sqlite3.OperationalError:  # not created yet, or busy
+            return -1
+
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None and stored() < 2:  # until some cells are stored
+        time.sleep(0.2)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
     os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group
-    out, err = proc.communicate(timeout=60)
+    at_signal = stored()  # >= 2 (counted before the signal); a cell landing since is one of those in flight
+    try:
+        out, err = proc.communicate(timeout=300)  # a guard against a hang, not a timing assertion
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise AssertionError("the run did not stop after Ctrl-C") from None
     assert proc.returncode == 130, err
-    assert time.time() - t0 < 6  # cells sleep 3 s each: pending cells were not waited for
+    assert stored() <= at_signal + 2, (at_signal, stored())  # pending cells were cancelled, not waited for
     assert "finished cell(s) of this run saved" in err and "Traceback" not in err, (err, out)

@@ -6,6 +6,7 @@ import torch
 
 from collapselab.distill import (
     ZCA,
+    DistillConfig,
     DistilledSet,
     GraphMemory,
     InnerOptimizer,
@@ -253,6 +254,22 @@ def test_errors_name_the_argument():
         evaluate(ds, _mlp, steps_grid=[], validation=(x, y), test=(x, y))
     with pytest.raises(ValueError, match="beta"):
         boost((x, y), block_ipc=1, n_blocks=2, beta=2.0, model_fn=_mlp)
+    with pytest.raises(ValueError, match="valid keys"):
+        distill((x, y), **{**base, "lr": 0.1})
+    with pytest.raises(ValueError, match="learn_labels"):
+        boost((x, y), block_ipc=1, n_blocks=1, T=4, M=2, model_fn=_mlp, learn_labels=True)
+    with pytest.raises(ValueError, match="steps_per_block"):
+        boost((x, y), block_ipc=1, n_blocks=1, T=4, M=2, model_fn=_mlp, steps=3)
+
+
+def test_config_object_and_keywords_distill_alike():
+    x, y = _blobs(40, 0)
+    cfg = DistillConfig(T=4, M=2, steps=3, inner_optimizer="sgd", inner_lr=0.1)
+    a = distill((x, y), cfg, ipc=1, model_fn=_mlp, generator=5)
+    b = distill((x, y), ipc=1, model_fn=_mlp, generator=5, T=4, M=2, steps=3, inner_optimizer="sgd", inner_lr=0.1)
+    c = distill((x, y), cfg, ipc=1, model_fn=_mlp, generator=5, steps=2)  # options override the config
+    assert np.array_equal(a.x, b.x) and not np.array_equal(a.x, c.x) and c.metadata["steps"] == 2
+    assert DistillConfig(method="bptt", T=6, M=None).M == 6
 
 
 def test_learned_inner_lr_has_the_finite_difference_gradient():

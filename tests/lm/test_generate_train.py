@@ -13,9 +13,10 @@ from collapselab.lm import (
     sample_continuations,
     small_gpt2,
     token_nll,
-    train_lm,
+    train_causal_lm,
     training_set,
 )
+from collapselab.lm.train import CAUSAL_LM
 
 
 def _g(seed):
@@ -53,18 +54,19 @@ def test_sampling_is_reproducible_and_uses_the_cache_correctly():
 
 
 def test_lr_schedule_warmup_then_cosine():
-    assert lr_at(0, steps=100, lr=1.0, warmup=10) == pytest.approx(0.1)
-    assert lr_at(10, steps=100, lr=1.0, warmup=10) == pytest.approx(1.0)
-    assert lr_at(55, steps=100, lr=1.0, warmup=10) == pytest.approx(0.1 + 0.9 * 0.5)
-    assert lr_at(100, steps=100, lr=1.0, warmup=10, min_lr_ratio=0.1) == pytest.approx(0.1)
-    assert lr_at(70, steps=100, lr=2.0, warmup=10, min_lr_ratio=1.0) == pytest.approx(2.0)
+    cfg = CAUSAL_LM.replace(lr=1.0)  # integer warm-up of 10 steps, cosine to lr / 10
+    assert lr_at(0, 100, cfg) == pytest.approx(0.1)
+    assert lr_at(10, 100, cfg) == pytest.approx(1.0)
+    assert lr_at(55, 100, cfg) == pytest.approx(0.1 + 0.9 * 0.5)
+    assert lr_at(100, 100, cfg) == pytest.approx(0.1)
+    assert lr_at(70, 100, cfg.replace(lr=2.0, min_lr_ratio=1.0)) == pytest.approx(2.0)
 
 
 def test_training_with_accumulation_fits_a_repeated_pattern():
     blocks = torch.tensor([[1, 2, 3, 4, 5, 6, 7, 8]] * 16)
     model = small_gpt2(10, n_layer=1, n_embd=16, n_head=2, n_positions=8, generator=torch.Generator().manual_seed(0))
-    losses = train_lm(model, blocks, steps=40, batch_size=4, grad_accum=2, lr=1e-2, warmup=2,
-                      generator=torch.Generator().manual_seed(0))
+    losses = train_causal_lm(model, blocks, steps=40, batch_size=4, grad_accum=2, lr=1e-2, warmup_steps=2,
+                             generator=torch.Generator().manual_seed(0)).losses
     assert losses[-1] < 0.2 < losses[0]
     nll, tgt = token_nll(model, blocks[:2])
     assert nll.shape == (2, 7) and tgt[0].tolist() == [2, 3, 4, 5, 6, 7, 8]

@@ -14,7 +14,7 @@ from collapselab.lm import (
     prepare_text,
     save_causal_lm,
     small_gpt2,
-    train_lm,
+    train_causal_lm,
     train_tokenizer,
 )
 
@@ -46,7 +46,7 @@ def test_hf_end_to_end_save_reload_from_local_folder(tmp_path):
     data = prepare_text(TEXT, block_size=16, n_train=40, n_val=2, n_test=8, vocab_size=300, rng=0)
     model = small_gpt2(data.vocab_size, n_layer=1, n_embd=32, n_head=2, n_positions=16, generator=_gen(0))
     before = evaluate_lm(model, data)["loss"]
-    train_lm(model, data.splits.train, steps=30, batch_size=8, lr=3e-3, generator=_gen(1))
+    train_causal_lm(model, data.splits.train, steps=30, batch_size=8, lr=3e-3, generator=_gen(1))
     after = evaluate_lm(model, data)
     assert after["loss"] < before - 1.0 and len(after["bin_loss"]) == 4
     folder = save_causal_lm(model, data.tokenizer, tmp_path / "tiny")
@@ -85,7 +85,7 @@ def test_train_and_sample_on_cuda():
     data = prepare_text(TEXT, block_size=16, n_train=40, n_val=2, n_test=8, vocab_size=300, rng=0)
     g = torch.Generator(device="cuda").manual_seed(0)
     model = small_gpt2(data.vocab_size, n_layer=1, n_embd=32, n_head=2, n_positions=16, generator=g, device="cuda")
-    losses = train_lm(model, data.splits.train, steps=20, batch_size=8, generator=g, device="cuda")
+    losses = train_causal_lm(model, data.splits.train, steps=20, batch_size=8, generator=g, device="cuda").losses
     assert losses[-1] < losses[0]
     out = sample_continuations(model, data.splits.test[:, :4], max_new_tokens=8, generator=g, device="cuda")
     assert out.shape == (8, 12) and out.device.type == "cpu"

@@ -6,6 +6,7 @@ from collapselab.nn import (
     ConvNet,
     DecoderLM,
     LeNet,
+    TrainConfig,
     accuracy,
     fit,
     init_parameters,
@@ -141,3 +142,18 @@ def test_multistep_drops_the_rate():
     constant = train()
     assert torch.equal(train(schedule="multistep", milestones=(1,), gamma=1.0), constant)
     assert not torch.equal(train(schedule="multistep", milestones=(1,), gamma=0.1), constant)
+
+
+def test_fit_takes_a_config_object_or_its_fields():
+    x, y = _blobs()
+
+    def train(*args, **kw):
+        m = init_parameters(MLP(2, [8], 2), torch.Generator().manual_seed(0))
+        fit(m, x, y, *args, epochs=2, generator=torch.Generator().manual_seed(0), **kw)
+        return torch.cat([p.detach().ravel() for p in m.parameters()])
+
+    cfg = TrainConfig(optimizer="sgd", lr=0.1, grad_clip=1.0)
+    assert torch.equal(train(cfg), train(optimizer="sgd", lr=0.1, grad_clip=1.0))
+    assert not torch.equal(train(cfg), train(cfg, lr=0.05))  # options override the config
+    with pytest.raises(ValueError, match="valid keys"):
+        train(epoch=3)

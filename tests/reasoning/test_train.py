@@ -3,6 +3,7 @@ import torch
 
 from collapselab.nn import DecoderLM
 from collapselab.reasoning import (
+    CoTConfig,
     cot_datasets,
     encode_batch,
     exact_match,
@@ -50,6 +51,14 @@ def test_given_data_trains_exactly_like_generated_data():
     data = cot_datasets("lis", 3, TINY["n_train"], TINY["n_test"], seed=3)
     b = train_cot_model("lis", 3, width=8, seed=3, data=data, **TINY)
     assert a.losses == b.losses and a.accuracy == b.accuracy
+
+
+def test_config_object_and_keywords_train_alike():
+    a = train_cot_model("lis", 3, CoTConfig(**TINY), width=8, seed=3)
+    b = train_cot_model("lis", 3, width=8, seed=3, **TINY)
+    assert a.losses == b.losses and a.accuracy == b.accuracy
+    with pytest.raises(ValueError, match="valid keys"):
+        train_cot_model("lis", 3, width=8, epochs=3)
 
 
 def test_training_lowers_the_loss():

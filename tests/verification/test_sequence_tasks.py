@@ -1,7 +1,6 @@
 """Beam search, sampling, training, and the eigenvalue / summarisation tasks."""
 
 import itertools
-import sys
 
 import numpy as np
 import pytest
@@ -129,20 +128,17 @@ def test_summary_corpus_and_rouge():
         rouge_scores(["a"], [])
 
 
-def test_hf_loader_errors(tmp_path, monkeypatch):
-    from collapselab.verification._hf import load_causal_lm
+def test_hf_summarizer_refuses_a_missing_folder_with_the_lm_loader_error(tmp_path):
+    from collapselab.lm import LMInputError
+    from collapselab.verification import HFSummarizer
 
-    with pytest.raises(ValueError, match="model"):
-        load_causal_lm(tmp_path / "missing")
-    monkeypatch.setitem(sys.modules, "transformers", None)  # as if not installed
-    with pytest.raises(ImportError, match="transformers"):
-        load_causal_lm(tmp_path)
+    with pytest.raises(LMInputError, match="missing' is not a local model folder"):
+        HFSummarizer(str(tmp_path / "missing"))
 
 
 def test_hf_finetune_learns_and_is_reproducible(tmp_path):
-    pytest.importorskip("transformers")
-    from collapselab.lm import save_causal_lm, small_gpt2, train_tokenizer
-    from collapselab.verification._hf import finetune_causal_lm, load_causal_lm
+    from collapselab.lm import load_causal_lm, save_causal_lm, small_gpt2, train_tokenizer
+    from collapselab.verification._hf import finetune_causal_lm
 
     docs = [f"The {w} sat on the mat, number {i}." for i, w in enumerate(["cat", "dog", "fox", "owl"] * 4)]
     sums = [d.split()[1] for d in docs]
@@ -167,3 +163,42 @@ def test_cached_and_recomputed_decoding_agree(tiny):
     assert torch.equal(a.tokens, b.tokens) and torch.allclose(a.logprob, b.logprob, atol=1e-5)
     s = [sample_answers(tiny, prompts, num_samples=2, max_new_tokens=4, generator=5, cache=c) for c in (1, 0)]
     assert torch.equal(s[0].tokens, s[1].tokens) and torch.allclose(s[0].logprob, s[1].logprob, atol=1e-5)
+
+
+def _answer_logits_reference(model, idx, start):
+    """The forward pass that ``_seqmodel`` once spelled out itself (before it called ``model(idx, start=...)``)."""
+    x = model.tok(idx) + model.pos(torch.arange(idx.shape[1], device=idx.device))
+    for block in model.blocks:
+        x = block(x)
+    return model.head(model.ln_f(x[:, start:]))
+
+
+def test_decoding_calls_the_model_forward_bit_for_bit(tiny):
+    g = torch.Generator().manual_seed(7)
+    prompts, answers = torch.randint(0, 5, (6, 3), generator=g), torch.randint(0, 5, (6, 4), generator=g)
+    seq = torch.cat([prompts, answers], 1)
+    with torch.no_grad():
+        ref = torch.log_softmax(_answer_logits_reference(tiny, seq[:, :-1], 2).float(), -1)
+        expected = ref.gather(2, seq[:, 3:, None]).squeeze(2).sum(1)
+        last = torch.log_softmax(_answer_logits_reference(tiny, prompts, 2)[:, -1].float(), -1)
+    assert torch.equal(answer_logprob(tiny, prompts, answers), expected)
+    greedy = beam_search(tiny, prompts, beam_size=1, max_new_tokens=1, cache=False)
+    assert torch.equal(greedy.tokens[:, 0, 0], last.argmax(1))
+    assert torch.equal(greedy.logprob[:, 0], last.max(1).values)
+
+
+def test_hf_greedy_summary_ignores_its_batch_neighbours(tmp_path):
+    """Prompts are padded on the left whatever the tokenizer's own padding side: a document's greedy summary is
+    the same alone and beside a longer one."""
+    from collapselab.lm import load_causal_lm, save_causal_lm, small_gpt2, train_tokenizer
+    from collapselab.verification._hf import sample_summaries
+
+    docs = ["the cat sat", "the dog ran to the gate and back to the mat again"]
+    tok = train_tokenizer(docs, vocab_size=270)
+    folder = save_causal_lm(small_gpt2(len(tok), n_layer=1, n_embd=16, n_head=2, n_positions=64,
+                                       generator=torch.Generator().manual_seed(0)), tok, tmp_path / "tiny")
+    model, t = load_causal_lm(folder)
+    assert t.padding_side == "right"
+    both = sample_summaries(model, t, docs, num_samples=1, temperature=0.0, max_new_tokens=6)
+    alone = sample_summaries(model, t, docs[:1], num_samples=1, temperature=0.0, max_new_tokens=6)
+    assert both[0] == alone[0]

@@ -31,7 +31,7 @@ from collapselab.bayes._evaluation import (
     square_attack,
     zero_gradient_fraction,
 )
-from collapselab.bayes._hmc import HMCResult, hmc_sample
+from collapselab.bayes._hmc import HMCResult, hmc_sample, split_rhat
 from collapselab.bayes._nets import build_net
 from collapselab.bayes._posteriors import (
     HMC,
@@ -106,6 +106,7 @@ __all__ = [
     "semantic_shift_attack",
     "softmax_robustness",
     "softmax_robustness_floor",
+    "split_rhat",
     "square_attack",
     "uncertainty",
     "zero_gradient_fraction",

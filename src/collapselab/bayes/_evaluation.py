@@ -353,11 +353,15 @@ def audit_examples(
     all three together, scored with ``eval_samples`` posterior samples.
 
     ``config`` (or ``options``) is the correct attack: PGD with EOT over ``n_samples`` per step, step
-    2.5 eps/steps, random start, best iterate. Each flaw changes one thing: ``double_softmax``
-    (second softmax in the attack loss), ``one_sample`` (``attack_samples`` per step, on
-    ``one_sample_model`` when given: a fixed stored sample, as their code did), ``big_step`` (step
-    ``big_step`` >> eps, no random start). ``all_flaws`` is their pipeline: all three plus the last
-    iterate. Returns bool arrays ``correct``, ``correct_last`` (the correct attack's last iterate) and
+    2.5 eps/steps, random start, best iterate. Each flaw is isolated against it, run as the criticised
+    loop ran it: ``double_softmax`` (second softmax in the attack loss; nothing else changed),
+    ``one_sample`` (the attack sees ``one_sample_model``, one FIXED posterior sample: a stored ensemble
+    member or HMC sample, a fixed dropout mask, a fixed VI weight draw (``sample_view``); without it,
+    ``attack_samples`` fresh samples per step), ``big_step`` (step ``big_step`` >> eps from x, no random
+    start, returning the LAST iterate as their loop did: with a step far above eps every iterate sits on
+    a corner of the eps-box and the last one is what their code scored). ``all_flaws`` is their
+    pipeline: all three plus the last iterate. Returns bool arrays ``correct``, ``correct_last`` (the
+    correct attack's last iterate) and
     one per flaw (True = still classified correctly), and float arrays
     ``softmax_robustness_flawed_metric`` / ``softmax_robustness_honest_metric``: their metric with
     and without the double softmax on the correct attack's examples."""
@@ -375,7 +379,7 @@ def audit_examples(
     variants = {
         "double_softmax": (True, cfg),
         "one_sample": (False, cfg.replace(n_samples=attack_samples)),
-        "big_step": (False, cfg.replace(step_size=big_step, random_start=False)),
+        "big_step": (False, cfg.replace(step_size=big_step, random_start=False, keep="last")),
         "all_flaws": (True, cfg.replace(n_samples=attack_samples, step_size=big_step, random_start=False,
                                         keep="last")),
     }

@@ -19,6 +19,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from collapselab._rng import as_torch_generator
@@ -117,3 +118,27 @@ def hmc_sample(
         eps,
         float(sum(acc_burn) / len(acc_burn)) if acc_burn else float("nan"),
     )
+
+
+def split_rhat(draws: np.ndarray | torch.Tensor) -> float:
+    """Split-R-hat of one scalar quantity (Gelman et al., BDA3 Sec. 11.4), draws of shape (M chains, N) or (N,)
+    for one chain.
+
+    Each chain is cut into its first and second half (the middle draw dropped when N is odd), giving 2M
+    sequences of n = floor(N/2) draws; with W the mean within-sequence variance and B/n the variance of the
+    sequence means, var+ = (n - 1)/n W + B/n and R-hat = sqrt(var+ / W). Near 1 when the sequences agree;
+    above about 1.01-1.1 the chains have not mixed (have not forgotten their starts, or sit in different
+    modes). A quantity constant over every draw gives 1.0; constant within sequences but not across them
+    gives inf."""
+    a = np.asarray(torch.as_tensor(draws).detach().cpu(), dtype=np.float64)
+    if a.ndim == 1:
+        a = a[None, :]
+    if a.ndim != 2 or a.shape[1] < 4 or not np.isfinite(a).all():
+        raise ValueError(f"`draws` must be finite, shape (chains, N >= 4) or (N >= 4,), got shape {a.shape}")
+    n = a.shape[1] // 2
+    seqs = np.concatenate([a[:, :n], a[:, a.shape[1] - n:]], axis=0)  # (2M, n)
+    w = float(seqs.var(axis=1, ddof=1).mean())
+    b_over_n = float(seqs.mean(axis=1).var(ddof=1))
+    if w == 0.0:
+        return 1.0 if b_over_n == 0.0 else math.inf
+    return math.sqrt(((n - 1) / n * w + b_over_n) / w)

@@ -20,8 +20,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
+from collapselab._rng import as_torch_generator
 from collapselab._validation import check_int, check_real
-from collapselab.bayes._hmc import hmc_sample
+from collapselab.bayes._hmc import hmc_sample, split_rhat
 from collapselab.bayes._nets import build_net, check_arch
 from collapselab.nn import fit as nn_fit
 
@@ -29,15 +30,14 @@ _REGISTRY: dict[str, type[Posterior]] = {}
 
 
 def _streams(seed: int | None, n: int) -> list[int]:
-    """``n`` independent integer seeds from one seed (``np.random.SeedSequence``)."""
+    """``n`` independent integer seeds from one seed (``np.random.SeedSequence`` spawning). Kept as it is
+    rather than children drawn by ``_rng.spawn_seed``: that would change every posterior's draws."""
     ss = np.random.SeedSequence(seed)
     return [int(s.generate_state(1)[0]) for s in ss.spawn(n)]
 
 
 def _gen(seed: int, device: Any = "cpu") -> torch.Generator:
-    g = torch.Generator(device=device)
-    g.manual_seed(int(seed))
-    return g
+    return as_torch_generator(int(seed), device)
 
 
 class _Sampler:
@@ -224,8 +224,11 @@ class _SampledDropout(nn.Module):
         super().__init__()
         self.p = p
         self._sampler = sampler
+        self.fixed: Any = None  # set by MCDropout.sample_view while a fixed sample runs: x -> x * mask
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.fixed is not None:
+            return self.fixed(x)
         keep = torch.rand(x.shape, generator=self._sampler.get(x.device), device=x.device) >= self.p
         return x * keep / (1.0 - self.p)
 
@@ -260,6 +263,38 @@ class MCDropout(_TrainsNet, Posterior):
         b = x.shape[0]
         xs = x.unsqueeze(0).expand(n_samples, *x.shape).reshape(n_samples * b, *x.shape[1:])  # (S*B, ...)
         return self.net(xs).reshape(n_samples, b, -1)
+
+    def sample_view(self, index: int = 0):
+        """Posterior sample ``index`` alone, as a deterministic stochastic classifier ``f(x, n_samples)``:
+        the net with one dropout mask per layer drawn once (a mask over the layer's features, shared by
+        every input, as a dropout weight sample drops whole units) and then held fixed. The masks come
+        from their own stream (the posterior's sampling stream and ``index``), drawn at the first call
+        for the input shape; later calls reuse them, so two calls give identical logits. The view shares
+        the net's weights (Carbone et al.'s 1-sample attack on one fixed sample; the audit's one-sample flaw)."""
+        index = check_int("index", index, low=0)
+        gen = _gen(_streams(self._sampler.seed, index + 1)[index])
+        masks: dict[tuple[int, tuple[int, ...]], torch.Tensor] = {}
+        layers = [m for m in self.net.modules() if isinstance(m, _SampledDropout)]
+
+        def fixed(layer: int, p: float):
+            def apply(h: torch.Tensor) -> torch.Tensor:
+                key = (layer, tuple(h.shape[1:]))
+                if key not in masks:  # drawn on CPU so the mask does not depend on the device
+                    masks[key] = (torch.rand(key[1], generator=gen) >= p).to(h.device, h.dtype) / (1.0 - p)
+                return h * masks[key]
+            return apply
+
+        def single(x: torch.Tensor, n_samples: int = 1) -> torch.Tensor:
+            for i, m in enumerate(layers):
+                m.fixed = fixed(i, m.p)
+            try:
+                out = self.net(x).unsqueeze(0)  # (1, B, C)
+            finally:
+                for m in layers:
+                    m.fixed = None
+            return out.expand(n_samples, *out.shape[1:])
+
+        return single
 
 
 class _Functional:
@@ -339,6 +374,23 @@ class MeanFieldVI(Posterior):
             xi = torch.randn((n_samples, *mu.shape), generator=gen, device=mu.device, dtype=mu.dtype)
             params[name] = mu + F.softplus(rho) * xi  # (S, *shape)
         return self._f(params, x)
+
+    def sample_view(self, index: int = 0):
+        """Posterior sample ``index`` alone, as a deterministic stochastic classifier ``f(x, n_samples)``:
+        one weight draw theta = mu + softplus(rho) * xi, xi ~ N(0, I) from its own stream (the posterior's
+        sampling stream and ``index``), drawn once here and held fixed, so two calls give identical logits
+        (Carbone et al.'s 1-sample attack on one fixed sample; the audit's one-sample flaw)."""
+        index = check_int("index", index, low=0)
+        gen = _gen(_streams(self._sampler.seed, index + 1)[index])
+        with torch.no_grad():
+            theta = {name: (mu + F.softplus(rho) * torch.randn(mu.shape, generator=gen).to(mu.device, mu.dtype))
+                     .unsqueeze(0) for name, mu, rho in zip(self._f.names, self.mu, self.rho)}
+
+        def single(x: torch.Tensor, n_samples: int = 1) -> torch.Tensor:
+            out = self._f(theta, x)  # (1, B, C)
+            return out.expand(n_samples, *out.shape[1:])
+
+        return single
 
     def kl(self) -> torch.Tensor:
         """KL(q || prior), summed over all weights."""
@@ -472,6 +524,16 @@ class HMC(Posterior):
         loglik = -F.cross_entropy(logits, y, reduction="sum")
         return loglik - (theta * theta).sum() / (2 * self.prior_std**2)
 
+    def _pretrain(self, x: torch.Tensor, y: torch.Tensor, seed: int, *, epochs: int, lr: float, batch_size: int,
+                  device: str | torch.device) -> None:
+        """MAP pre-training of the template (Adam, weight decay = the prior at per-example scale)."""
+        if epochs <= 0:
+            return
+        n = x.shape[0]
+        _train(self._f.template, x, y, seed, epochs=epochs, batch_size=batch_size, lr=lr, device=device,
+               loss_fn=lambda out, yb: (F.cross_entropy(out, yb) + sum(
+                   (p * p).sum() for p in self._f.template.parameters()) / (2 * self.prior_std**2 * n)))
+
     def fit(
         self,
         x: torch.Tensor,
@@ -486,51 +548,56 @@ class HMC(Posterior):
         init_epochs: int = 20,
         init_lr: float = 1e-3,
         batch_size: int = 128,
+        n_chains: int = 1,
         device: str | torch.device = "cpu",
     ) -> HMC:
-        """Pre-train the MAP (Adam, weight decay = 1/(N prior_std^2) per-example scale) for
-        ``init_epochs``, then run full-batch HMC on (x, y)."""
+        """Pre-train the MAP (Adam, weight decay = 1/(N prior_std^2) per-example scale) for ``init_epochs``,
+        then run full-batch HMC on (x, y); ``n_chains`` independent chains, each from its own initialisation
+        and MAP pre-training (chain 0 from the constructor's template, the others re-initialised from their
+        own streams: dispersed starts), each keeping ``n_samples`` (``samples_`` holds them chain by chain).
+        ``info_`` records the acceptance, the step size and ``rhat_log_posterior``: the split-R-hat
+        (:func:`split_rhat`) of the log posterior over the chains' halves (with one chain, its two halves:
+        a stationarity check only; several chains also test that they forgot their starts)."""
         _check_xy(x, y)
-        n = x.shape[0]
+        n_chains = check_int("n_chains", n_chains, low=1)
         x, y = x.to(device), y.to(device)
         init_seed, hmc_seed = _streams(self._fit_seed, 2)
-        if init_epochs > 0:
-            _train(
-                self._f.template,
-                x,
-                y,
-                init_seed,
-                epochs=init_epochs,
-                batch_size=batch_size,
-                lr=init_lr,
-                loss_fn=lambda out, yb: (
-                    F.cross_entropy(out, yb)
-                    + sum((p * p).sum() for p in self._f.template.parameters()) / (2 * self.prior_std**2 * n)
-                ),
-                device=device,
-            )
-        init = self._f.flatten(self._f.template).to(device)
-        res = hmc_sample(
-            lambda th: self.log_posterior(th, x, y),
-            init,
-            n_samples=n_samples,
-            burn_in=burn_in,
-            n_leapfrog=n_leapfrog,
-            step_size=step_size,
-            thin=thin,
-            target_accept=target_accept,
-            generator=_gen(hmc_seed, device),
-        )
-        self.samples_ = res.samples.detach()
-        self.info_.update(
-            {
-                "accept_rate": res.accept_rate,
-                "step_size": res.step_size,
-                "burn_in_accept_rate": res.burn_in_accept_rate,
-                "mean_log_posterior": float(res.log_probs.mean()),
-            }
-        )
+        starts = [(None, init_seed, hmc_seed)] + [tuple(_streams(s, 3)) for s in _streams(hmc_seed, n_chains)[1:]]
+        samples, log_probs, info = [], [], []
+        for net_seed, pre_seed, chain_seed in starts:
+            if net_seed is not None:  # a fresh initialisation of the same architecture for this chain
+                self._f.template.load_state_dict(
+                    build_net(self.arch, generator=_gen(net_seed), batchnorm_ok=False).state_dict())
+            self._pretrain(x, y, pre_seed, epochs=init_epochs, lr=init_lr, batch_size=batch_size, device=device)
+            res = hmc_sample(lambda th: self.log_posterior(th, x, y), self._f.flatten(self._f.template).to(device),
+                             n_samples=n_samples, burn_in=burn_in, n_leapfrog=n_leapfrog, step_size=step_size,
+                             thin=thin, target_accept=target_accept, generator=_gen(chain_seed, device))
+            samples.append(res.samples.detach())
+            log_probs.append(res.log_probs)
+            info.append((res.accept_rate, res.step_size, res.burn_in_accept_rate))
+        self.samples_ = torch.cat(samples)
+        lp = torch.stack(log_probs)  # (chains, n_samples)
+        self.info_.update({"accept_rate": float(np.mean([i[0] for i in info])), "step_size": info[0][1],
+                           "burn_in_accept_rate": float(np.mean([i[2] for i in info])),
+                           "mean_log_posterior": float(lp.mean()), "n_chains": float(n_chains)})
+        if n_samples >= 4:
+            self.info_["rhat_log_posterior"] = split_rhat(lp)
         return self
+
+    @torch.no_grad()
+    def rhat_predictive(self, x: torch.Tensor, y: torch.Tensor) -> float:
+        """Largest split-R-hat over the inputs of p(y_i | x_i, theta) across the stored samples (chains as in
+        ``fit``): a function-space mixing diagnostic (Izmailov et al. 2021 report R-hat on predictions).
+        NaN with fewer than 4 samples per chain. Draws nothing at random."""
+        _check_xy(x, y)
+        chains = int(self.info_.get("n_chains", 1))
+        per = self.n_stored // chains
+        if per < 4:
+            return float("nan")
+        p = F.softmax(self._f(self._f.unflatten(self.samples_), x), -1)  # (K, B, C)
+        py = p.gather(2, y.view(1, -1, 1).expand(p.shape[0], -1, 1)).squeeze(2)  # (K, B)
+        py = py.reshape(chains, per, -1)
+        return float(max(split_rhat(py[:, :, i]) for i in range(py.shape[2])))
 
 
 def load_posterior(path: str | Path, *, map_location: str | torch.device = "cpu") -> Posterior:

@@ -45,11 +45,11 @@ from collapselab.bayes._predictive import (
 )
 
 __all__ = ["AttackConfig", "AttackResult", "attack", "detection_attack", "fgsm", "label_success",
-           "most_likely_wrong_class", "pgd", "pgd_run", "run_attack", "semantic_shift_attack"]
+           "most_likely_wrong_class", "pgd", "pgd_run", "rescore", "run_attack", "semantic_shift_attack"]
 
 Objective = Callable[[torch.Tensor], torch.Tensor]  # (S, B, C) logits -> (B,) to maximise
 Success = Callable[[torch.Tensor], torch.Tensor]  # (S, B, C) logits -> (B,) bool: the attack has succeeded
-KEEP = ("best", "last")
+KEEP = ("best", "last", "rescored")
 
 
 def _check_inputs(x: torch.Tensor, eps: float, norm: str) -> tuple[float, str]:
@@ -90,8 +90,11 @@ class AttackConfig:
     ``eps``: radius of the ``norm`` ball ("linf" or "l2"), pixels in [0, 1]; ``steps``: gradient steps;
     ``step_size``: alpha (default 2.5 * eps / steps, Madry et al. 2018); ``n_samples``: posterior
     samples per step (EOT); ``random_start``: start uniformly in the ball; ``keep``: which iterate to
-    return, ``"best"`` (per example, the highest objective seen, successes first: see :func:`attack`)
-    or ``"last"``. Build one with ``AttackConfig(eps=0.3, steps=40)`` or ``cfg.replace(eps=0.1)``.
+    return, ``"best"`` (per example, the highest objective seen, successes first: see :func:`attack`),
+    ``"last"``, or ``"rescored"`` (the best and the last iterate re-scored on fresh posterior samples, the
+    stronger kept: see :func:`rescore`; for stochastic models the "best" choice is made on the same noisy
+    samples that found it, a winner's curse that flatters the model). Build one with
+    ``AttackConfig(eps=0.3, steps=40)`` or ``cfg.replace(eps=0.1)``.
     """
 
     eps: float
@@ -231,7 +234,38 @@ def attack(
     override one."""
     cfg = AttackConfig.make(config, **options)
     res = run_attack(model, x, objective, cfg, success=success, generator=generator)
+    if cfg.keep == "rescored":
+        return rescore(model, res, objective, cfg.n_samples, success=success)
     return res.best if cfg.keep == "best" else res.last
+
+
+@torch.no_grad()
+def rescore(
+    model: StochasticClassifier,
+    result: AttackResult,
+    objective: Objective,
+    n_samples: int,
+    *,
+    success: Success | None = None,
+) -> torch.Tensor:
+    """Per example, the stronger of the best and the last iterate of ``result`` judged on FRESH posterior
+    samples: both candidates are scored with ``n_samples`` new draws each (independent of the draws that
+    selected the best iterate), and the one with the higher (success, objective) pair, compared
+    lexicographically as in :func:`run_attack`, is returned (ties keep the best iterate).
+
+    Under EOT the best iterate maximises J on the very samples drawn at it, so E[J(best) on those samples]
+    overstates J(best) on new ones (the maximum of noisy estimates); re-scoring removes that bias from the
+    choice, so a stochastic model is not credited with the attack's own sampling luck."""
+    n_samples = check_int("n_samples", n_samples, low=1)
+    scores = []
+    for cand in (result.best, result.last):
+        logits = sample_logits(model, cand, n_samples)
+        j = objective(logits).detach()
+        ok = success(logits) if success is not None else torch.zeros_like(j, dtype=torch.bool)
+        scores.append((ok, j))
+    (ok_b, j_b), (ok_l, j_l) = scores
+    take_last = (ok_l & ~ok_b) | ((ok_l == ok_b) & (j_l > j_b))
+    return torch.where(take_last.view(-1, *([1] * (result.best.ndim - 1))), result.last, result.best).detach()
 
 
 def _label_objective(y: torch.Tensor, targeted: bool) -> Objective:
@@ -291,11 +325,13 @@ def pgd(
     -log p_bar_t(x') with ``y`` holding the targets t) over the eps-ball, pixels in [0, 1].
 
     Returns per example the best iterate (``keep="best"``, the default): the first misclassified ones
-    first, the lowest log p_bar_y among them; ``keep="last"`` gives the plain last iterate.
+    first, the lowest log p_bar_y among them; ``keep="last"`` gives the plain last iterate and
+    ``keep="rescored"`` the stronger of the two on fresh samples (:func:`rescore`).
     ``config``/``options``: see :class:`AttackConfig`."""
     cfg = AttackConfig.make(config, **options)
-    res = pgd_run(model, x, y, cfg, targeted=targeted, generator=generator)
-    return res.best if cfg.keep == "best" else res.last
+    _check_labels(y, x)
+    return attack(model, x, _label_objective(y, targeted), cfg, success=label_success(y, targeted),
+                  generator=generator)
 
 
 def fgsm(

@@ -19,7 +19,7 @@ its traceback is kept and shown; a broken check never reads as "not enough data"
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -66,35 +66,36 @@ class Verdict:
         return cls(decision.status, text, decision.needs)
 
     @classmethod
-    def every(cls, decisions: list[tuple[str, Decision]], empty_needs: str, head: str = "") -> Verdict:
-        """Decisions that must all PASS, listed in order as ``name: STATUS text`` after ``head``: any FAIL
-        fails, else any INCONCLUSIVE is INCONCLUSIVE (with every undecided part's needs); no decision at
-        all is INCONCLUSIVE with ``empty_needs``."""
-        if not decisions:
+    def all_of(cls, parts: Sequence[tuple[str, Decision | Verdict]], head: str = "",
+               empty_needs: str | None = None) -> Verdict:
+        """The one conjunction of labelled parts (:mod:`collapselab.stats` decisions or verdicts) that must
+        all PASS: PASS iff every part PASSes; FAIL iff some part FAILs (one definite failure falsifies the
+        conjunction); else INCONCLUSIVE with every undecided part's needs (``label: needs``). No part at
+        all is INCONCLUSIVE with ``empty_needs`` ("nothing to judge"), or a ValueError when it is not
+        given. The text, after ``head``, lists the FAILs, then the INCONCLUSIVEs, then the PASSes as
+        ``label: STATUS text`` (one part: ``label: text``); with more than 4 parts it counts them and lists
+        at most 3 that did not PASS (or the first part when all PASS). An ERROR part raises ValueError."""
+        if not parts:
+            if empty_needs is None:
+                raise ValueError("`parts` is empty and no `empty_needs` says what would make it judgeable")
             return cls.inconclusive(head + "nothing to judge", empty_needs)
-        text = head + "; ".join(f"{name}: {d.status} {d.text}" for name, d in decisions)
-        statuses = [d.status for _, d in decisions]
-        if "FAIL" in statuses:
-            return cls.check(False, text)
-        if "INCONCLUSIVE" in statuses:
-            return cls.inconclusive(text, "; ".join(f"{name}: {d.needs}" for name, d in decisions
-                                                    if d.status == "INCONCLUSIVE"))
-        return cls.check(True, text)
-
-    @classmethod
-    def all_of(cls, parts: list[tuple[str, Decision]], head: str = "") -> Verdict:
-        """The verdict of a conjunction of labelled decisions (:func:`collapselab.stats.all_of`: PASS iff
-        every part PASSes, FAIL iff one FAILs). With more than 4 parts the text counts them and lists at
-        most 3 that did not PASS (or the first part when all PASS)."""
-        from collapselab.stats import all_of
-
-        d = all_of(parts)
-        if len(parts) <= 4:
-            return cls(d.status, head + d.text, d.needs)
-        bad = [f"{label}: {x.status} {x.text}" for label, x in parts if x.status != "PASS"]
-        shown = bad[:3] or [f"{parts[0][0]}: {parts[0][1].status} {parts[0][1].text}"]
-        return cls(d.status, f"{head}{len(parts) - len(bad)}/{len(parts)} parts PASS; " + "; ".join(shown),
-                   d.needs)
+        flat = [(label, x.status, x.measured if isinstance(x, Verdict) else x.text, x.needs) for label, x in parts]
+        if any(status not in ("PASS", "FAIL", "INCONCLUSIVE") for _, status, _, _ in flat):
+            raise ValueError(f"`parts` holds a part that is not PASS, FAIL or INCONCLUSIVE: {flat!r}")
+        order = {"FAIL": 0, "INCONCLUSIVE": 1, "PASS": 2}
+        ranked = sorted(flat, key=lambda part: order[part[1]])
+        statuses = {status for _, status, _, _ in flat}
+        status: Status = "FAIL" if "FAIL" in statuses else "PASS" if statuses == {"PASS"} else "INCONCLUSIVE"
+        needs = "; ".join(f"{label}: {n or 'undecided'}" for label, st, _, n in ranked if st == "INCONCLUSIVE")
+        if len(flat) == 1:
+            text = f"{flat[0][0]}: {flat[0][2]}"
+        elif len(flat) <= 4:
+            text = "; ".join(f"{label}: {st} {t}" for label, st, t, _ in ranked)
+        else:
+            bad = [f"{label}: {st} {t}" for label, st, t, _ in flat if st != "PASS"]
+            shown = bad[:3] or [f"{flat[0][0]}: {flat[0][1]} {flat[0][2]}"]
+            text = f"{len(flat) - len(bad)}/{len(flat)} parts PASS; " + "; ".join(shown)
+        return cls(status, head + text, needs if status == "INCONCLUSIVE" else "")
 
 
 @dataclass
@@ -137,14 +138,18 @@ class ClaimOutcome:
     test: str = ""
     needs: str = ""
     error: str = ""  # the traceback of a check that raised (status ERROR)
+    version: int = 0  # the declaration's version it was judged under (0: unknown, an older store)
+    fingerprint: str = ""  # the declaration's fingerprint (collapselab.core.declarations)
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ClaimOutcome:
         """Read a stored outcome (older stores lack the newer fields)."""
-        known = {k: str(d.get(k, "")) for k in cls.__dataclass_fields__ if k in d}
+        known: dict[str, Any] = {k: str(d.get(k, "")) for k in cls.__dataclass_fields__ if k in d}
+        if "version" in known:
+            known["version"] = int(d["version"] or 0)
         return cls(**{"kind": "paper", **known})
 
 

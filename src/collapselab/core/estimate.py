@@ -17,7 +17,7 @@ from pathlib import Path
 
 from collapselab.core.params import resolve_params
 from collapselab.core.registry import get_experiment
-from collapselab.core.store import Store
+from collapselab.core.store import MAIN_STREAM, Store, store_path
 from collapselab.core.sweep import cell_key
 
 
@@ -41,17 +41,19 @@ def _device_kind(device: str | None) -> str:
 
 
 def estimate(name: str, *, preset: str, out_dir: str | Path, overrides: list[str] | None = None,
-             seeds: int | None = None, device: str = "cpu", workers: int = 1) -> Estimate:
-    """The plan of ``collapselab run NAME --preset PRESET`` and its estimated time (see the module doc)."""
+             seeds: int | None = None, device: str = "cpu", workers: int = 1,
+             stream: str = MAIN_STREAM) -> Estimate:
+    """The plan of ``collapselab run NAME --preset PRESET --stream STREAM`` and its estimated time (see the
+    module doc; wall times of every stream inform the rate)."""
     exp = get_experiment(name)
     params = resolve_params(exp.params, exp.presets, preset, overrides, seeds)
     cells = {cell_key(c, exp.version): c for c in exp.cells(params)}
     tasks = [(k, r) for k in cells for r in range(params.seeds)]
-    db = Path(out_dir) / "collapselab.sqlite"
+    db = store_path(out_dir)
     stored_status, history = {}, []
     if db.exists():
         with Store(db) as store:
-            stored_status = store.cell_status(name)
+            stored_status = store.cell_status(name, stream)
             history = store.wall_times(name)
     done = {t for t, s in stored_status.items() if s == "done"}
     missing = [cells[k] for k, r in tasks if (k, r) not in done]

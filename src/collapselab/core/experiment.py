@@ -24,7 +24,6 @@ results are then recomputed instead of reused.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from collapselab._rng import hash_seed
 from collapselab.core.claims import Claim
 from collapselab.core.params import PRESETS, Params
 
@@ -57,11 +57,11 @@ class CellContext:
 
     def substream_seed(self, name: str, *idx: int | str) -> int:
         """A 63-bit seed for the named sub-stream ``(name, *idx)`` of this cell: sha256 of the cell seed and
-        the key, so streams with different names or indices are independent and stable across runs."""
+        the key (:func:`collapselab._rng.hash_seed` of ``(seed, name, *idx)``), so streams with different
+        names or indices are independent and stable across runs."""
         if not name:
             raise ValueError("a sub-stream needs a non-empty `name`")
-        text = "|".join([str(self.seed), name, *map(str, idx)])
-        return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
+        return hash_seed(self.seed, name, *idx, bits=63)
 
     def generator(self, name: str, *idx: int | str) -> np.random.Generator:
         """A numpy Generator for the named sub-stream, e.g. ``ctx.generator("data")``,
@@ -75,6 +75,38 @@ class CellContext:
 
         g = torch.Generator(device=device or self.device)
         g.manual_seed(self.seed if name is None else self.substream_seed(name, *idx))
+        return g
+
+    @staticmethod
+    def hashed_seed(*key: int | str, bits: int = 63) -> int:
+        """The one derivation behind every seed here: :func:`collapselab._rng.hash_seed` (sha256 of
+        ``"|".join(map(str, key))``, its top ``bits`` bits). For an experiment's own cross-cell keys whose
+        layout predates :meth:`shared_seed` (kept so that stored results keep their seeds)."""
+        return hash_seed(*key, bits=bits)
+
+    def shared_seed(self, name: str, *idx: int | str, bits: int = 63) -> int:
+        """A seed shared ACROSS cells: :func:`~collapselab._rng.hash_seed` of ``(name, *idx, replicate)``,
+        independent of the cell seed, so every cell of one replicate that asks for the same key gets the
+        same seed (a test set or an initialisation shared by the cells of a sweep, so that their
+        comparison is paired). Unlike the cell seed, the key does not hold the experiment's name: put a
+        namespace (the paper's slug) in ``name``. ``bits`` (default 63) is the width of the seed;
+        the width is part of the value (see ``hash_seed``), kept where stored results depend on it."""
+        if not name:
+            raise ValueError("a shared stream needs a non-empty `name`")
+        return hash_seed(name, *idx, self.replicate, bits=bits)
+
+    def shared_generator(self, name: str, *idx: int | str) -> np.random.Generator:
+        """A numpy Generator seeded with :meth:`shared_seed` ``(name, *idx)``: the same in every cell of
+        this replicate (e.g. a shared test set)."""
+        return np.random.default_rng(self.shared_seed(name, *idx))
+
+    def shared_torch_generator(self, name: str, *idx: int | str, device: str | None = None):
+        """A torch Generator on ``device`` (default: the cell's device) seeded with :meth:`shared_seed`
+        ``(name, *idx)``: e.g. one initialisation shared by the widths of a sweep."""
+        import torch
+
+        g = torch.Generator(device=device or self.device)
+        g.manual_seed(self.shared_seed(name, *idx))
         return g
 
 

@@ -1,41 +1,128 @@
-"""The claims ledger: every registered claim with its source, kind and declared test, beside its latest
-verdict in a results folder (``collapselab claims``; ``docs/claims.md`` is generated from it)."""
+"""The claims ledger: every registered claim with its source, kind, declared test, declaration version and
+history, beside its latest verdict on each seed stream in a results folder (``collapselab claims``;
+``docs/claims.md`` is generated from it).
+
+A claim run on two streams (``main`` and ``confirm``: ``collapselab reproduce --confirm``) has a *record
+status*: the common verdict when both agree, ``DIFFER`` when they do not (a differing claim is reported as
+such, never as either). A stored verdict judged under an earlier declaration (another fingerprint) is not
+shown as the current claim's: that stream reads "not run" and says which version it was.
+"""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from collapselab.core.claims import ClaimOutcome, headline
+from collapselab.core.declarations import Lock, read_lock
 from collapselab.core.registry import all_experiments
-from collapselab.core.store import Store
+from collapselab.core.store import MAIN_STREAM, Store, check_stream, store_path
 
-FIELDS = ("experiment", "id", "kind", "statement", "source", "test", "status", "measured", "needs", "preset",
-          "run_id")
+FIELDS = ("experiment", "id", "kind", "statement", "source", "test", "version", "restated", "history", "status",
+          "agreement", "streams", "measured", "needs", "preset", "run_id")
+DIFFER = "DIFFER"
+NOT_RUN = "not run"
 
 
-def ledger(out_dir: str | Path | None = None, *, preset: str | None = None) -> list[dict[str, Any]]:
-    """One row per registered claim: the claim as declared, and the verdict of the experiment's latest
-    finished run in ``out_dir`` (at ``preset`` when given); ``status`` is "not run" where there is none."""
-    db = Path(out_dir) / "collapselab.sqlite" if out_dir is not None else None
+def record_status(statuses: list[str]) -> str:
+    """The verdict of record of one claim over its streams' verdicts (``not run`` ones ignored): the common
+    verdict when they agree, ``DIFFER`` when they do not, ``not run`` when none ran."""
+    seen = [s for s in statuses if s != NOT_RUN]
+    if not seen:
+        return NOT_RUN
+    return seen[0] if len(set(seen)) == 1 else DIFFER
+
+
+def _stream_verdict(run: dict[str, Any] | None, claim_id: str, fingerprint: str) -> dict[str, Any]:
+    stored = {c["id"]: c for c in json.loads(run["claims"] or "[]")} if run else {}
+    got = stored.get(claim_id)
+    if got is None:
+        return {"status": NOT_RUN, "measured": "", "needs": "", "preset": "", "run_id": "", "version": 0}
+    out = {"status": got.get("status", NOT_RUN), "measured": got.get("measured", ""),
+           "needs": got.get("needs", ""), "preset": run["preset"], "run_id": run["run_id"],
+           "version": int(got.get("version") or 0)}
+    if got.get("fingerprint") and got["fingerprint"] != fingerprint:
+        out.update(status=NOT_RUN, needs="", measured=f"the stored verdict ({got.get('status')}) was judged under "
+                   f"an earlier declaration (v{out['version'] or '?'}); rerun to judge the current one")
+    return out
+
+
+def ledger(out_dir: str | Path | None = None, *, preset: str | None = None,
+           streams: list[str] | None = None, lock: Lock | None = None) -> list[dict[str, Any]]:
+    """One row per registered claim: the claim as declared (with ``version``, ``history`` and the
+    ``restated`` label), and per seed stream (``streams``; default: every stream with a finished run in
+    ``out_dir``, ``main`` first) the verdict of the experiment's latest finished run on it (at ``preset``
+    when given). ``status`` is the record status over the streams (:func:`record_status`); ``measured``,
+    ``needs``, ``preset`` and ``run_id`` are those of the last stream that ran the claim."""
+    from collapselab.core.declarations import fingerprint
+
+    lock = read_lock() if lock is None else lock
+    db = store_path(out_dir) if out_dir is not None else None
     store = Store(db) if db is not None and db.exists() else None
+    for s in streams or []:
+        check_stream(s)
     rows = []
     try:
+        names = streams or (store.streams() if store else []) or [MAIN_STREAM]
         for name, exp in all_experiments().items():
-            run = store.latest_run(name, preset=preset) if store else None
-            stored = {c["id"]: c for c in json.loads(run["claims"] or "[]")} if run else {}
+            runs = {s: store.latest_run(name, preset=preset, stream=s) if store else None for s in names}
             for claim in exp.claims:
-                got = stored.get(claim.id, {})
-                rows.append({"experiment": name, "id": claim.id, "kind": claim.kind,
-                             "statement": claim.statement, "source": claim.source, "test": claim.test,
-                             "status": got.get("status", "not run"), "measured": got.get("measured", ""),
-                             "needs": got.get("needs", ""), "preset": run["preset"] if got else "",
-                             "run_id": run["run_id"] if got else ""})
+                decl, fp = lock.get(exp, claim), fingerprint(exp, claim)
+                per = {s: _stream_verdict(runs[s], claim.id, fp) for s in names}
+                ran = [v for v in per.values() if v["status"] != NOT_RUN]
+                last = ran[-1] if ran else next(iter(per.values()))
+                statuses = [v["status"] for v in per.values()]
+                rows.append({
+                    "experiment": name, "id": claim.id, "kind": claim.kind, "statement": claim.statement,
+                    "source": claim.source, "test": claim.test, "version": decl.version,
+                    "restated": decl.label() if decl.restatements else "",
+                    "restated_after_look": decl.restated_after_look,
+                    "history": [h.to_dict() for h in decl.history],
+                    "status": record_status(statuses),
+                    "agreement": _agreement(statuses), "streams": per,
+                    "measured": last["measured"], "needs": last["needs"], "preset": last["preset"],
+                    "run_id": last["run_id"]})
     finally:
         if store is not None:
             store.close()
     return rows
+
+
+def _agreement(statuses: list[str]) -> str:
+    ran = [s for s in statuses if s != NOT_RUN]
+    if len(ran) < 2:
+        return "one stream" if ran else ""
+    return "agree" if len(set(ran)) == 1 else "differ"
+
+
+def stream_headline(rows: list[dict[str, Any]]) -> str:
+    """The headline over ledger rows. With two or more streams: ``paper claims: N PASS on both streams, M
+    FAIL on both, K differ, J INCONCLUSIVE on both ...``, claims judged on one stream only counted apart;
+    with one stream, the split headline of :func:`collapselab.core.claims.headline`. Then the number of
+    paper claims restated after a FAIL or INCONCLUSIVE, and the consistency checks."""
+    paper = [r for r in rows if r["kind"] == "paper" and r["status"] != NOT_RUN]
+    multi = [r for r in paper if r["agreement"] in ("agree", "differ")]
+    restated = sum(bool(r.get("restated_after_look")) for r in rows if r["kind"] == "paper")
+    if not multi:
+        outcomes = [ClaimOutcome(r["id"], r["statement"], r["status"], r["measured"], kind=r["kind"])
+                    for r in rows if r["status"] != NOT_RUN]
+        return headline(outcomes) + f"; paper claims restated after a FAIL or INCONCLUSIVE: {restated}"
+    both = Counter(r["status"] for r in multi)
+    parts = [f"{both['PASS']} PASS on both streams", f"{both['FAIL']} FAIL on both", f"{both[DIFFER]} differ",
+             f"{both['INCONCLUSIVE']} INCONCLUSIVE on both"]
+    if both["ERROR"]:
+        parts.append(f"{both['ERROR']} ERROR")
+    text = "paper claims: " + ", ".join(parts)
+    single = [r for r in paper if r["agreement"] == "one stream"]
+    if single:
+        one = Counter(r["status"] for r in single)
+        text += "; on one stream only: " + ", ".join(f"{one[s]} {s}" for s in sorted(one))
+    text += f"; restated after a FAIL or INCONCLUSIVE: {restated}"
+    cons = [r for r in rows if r["kind"] == "consistency" and r["status"] != NOT_RUN]
+    text += f"; consistency checks: {sum(r['status'] == 'PASS' for r in cons)} of {len(cons)} PASS"
+    return text + (" on every stream" if any(r["agreement"] == "agree" for r in cons) else "")
 
 
 def _md(text: Any) -> str:
@@ -43,28 +130,34 @@ def _md(text: Any) -> str:
 
 
 def to_markdown(rows: list[dict[str, Any]], *, title: str = "Claims ledger") -> str:
-    """The ledger as a Markdown document: the split headline, then one table per experiment."""
-    outcomes = [ClaimOutcome(r["id"], r["statement"], r["status"], r["measured"], kind=r["kind"])
-                for r in rows if r["status"] != "not run"]
+    """The ledger as a Markdown document: the headline, then one table per experiment with each claim's
+    version, its verdict per stream and the measured figure of the last stream."""
+    names = list(dict.fromkeys(s for r in rows for s in r["streams"]))
     lines = [f"# {title}", "",
              "Generated by `collapselab claims --format md` from a results folder; do not edit by hand.", "",
              "A PASS means: the paper's statement, cited where the paper makes it (`source`), held up under "
              "the test declared before the run (`test`), on enough data to have judged it the other way. "
              "`paper` claims count in the headline; `consistency` checks (theory against simulation, "
              "identities, sanity bounds) are shown but never counted as reproducing a paper. INCONCLUSIVE "
-             "says what would make the claim judgeable; ERROR is a check that crashed.", "",
-             f"**{headline(outcomes)}**; {sum(r['status'] == 'not run' for r in rows)} claim(s) not run.", ""]
+             "says what would make the claim judgeable; ERROR is a check that crashed. Each stream is the same "
+             "grid on independent seeds (`main`, then `confirm`); a claim whose streams disagree is DIFFER. "
+             "`version` is the claim's declaration version; a restated claim says after which verdict "
+             "(history: `collapselab claims --format json`).", "",
+             f"**{stream_headline(rows)}**; {sum(r['status'] == NOT_RUN for r in rows)} claim(s) not run.", ""]
     by_exp: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         by_exp.setdefault(r["experiment"], []).append(r)
     for name, items in by_exp.items():
         preset = next((r["preset"] for r in items if r["preset"]), "")
+        heads = " | ".join(names)
         lines += [f"## {name}" + (f" (preset {preset})" if preset else ""), "",
-                  "| claim | kind | status | statement | source | test | measured |",
-                  "|---|---|---|---|---|---|---|"]
+                  f"| claim | kind | version | {heads} | statement | source | test | measured |",
+                  "|---|---|---|" + "---|" * len(names) + "---|---|---|---|"]
         for r in items:
             measured = r["measured"] + (f" -- {r['needs']}" if r["needs"] else "")
-            lines.append(f"| {_md(r['id'])} | {r['kind']} | **{r['status']}** | {_md(r['statement'])} | "
+            verdicts = " | ".join(f"**{r['streams'][s]['status']}**" for s in names)
+            version = r["restated"] or f"v{r['version']}"
+            lines.append(f"| {_md(r['id'])} | {r['kind']} | {_md(version)} | {verdicts} | {_md(r['statement'])} | "
                          f"{_md(r['source'])} | {_md(r['test'])} | {_md(measured)} |")
         lines.append("")
     return "\n".join(lines)

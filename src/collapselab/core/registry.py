@@ -1,8 +1,14 @@
-"""The experiment registry: a dict that fails loudly, filled by importing ``collapselab.experiments``."""
+"""The experiment registry: a dict that fails loudly, filled by importing the modules that installed
+packages declare in the entry-point group :data:`ENTRY_POINT_GROUP` (collapselab's own experiments are
+one such package) and those named in ``$COLLAPSELAB_EXPERIMENTS``. The framework imports no paper."""
 
 from __future__ import annotations
 
 import difflib
+import functools
+import importlib
+import importlib.metadata
+import os
 
 from collapselab.core.experiment import Experiment, Paper
 
@@ -28,34 +34,55 @@ def register(experiment: Experiment) -> Experiment:
 
 
 PLUGINS_ENV = "COLLAPSELAB_EXPERIMENTS"
+ENTRY_POINT_GROUP = "collapselab.experiments"
 
 
-def _load_builtin() -> None:
-    """Import the built-in experiments, then any modules named in $COLLAPSELAB_EXPERIMENTS.
+@functools.cache
+def _entry_points() -> tuple[importlib.metadata.EntryPoint, ...]:
+    """The installed entry points of :data:`ENTRY_POINT_GROUP` (read once per process)."""
+    return tuple(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
 
-    The variable holds comma-separated importable module names: a researcher's own experiments
-    register themselves on import and then run with the same CLI, store and report.
+
+def _load_experiments() -> None:
+    """Import every module of the entry-point group :data:`ENTRY_POINT_GROUP`, then any modules named in
+    $COLLAPSELAB_EXPERIMENTS; each registers its experiments on import.
+
+    A package declares the modules holding its experiments in its ``pyproject.toml`` as a table
+    ``[project.entry-points."<ENTRY_POINT_GROUP>"]`` of ``name = "module"`` lines, as collapselab's own
+    ``pyproject.toml`` does for the built-in experiments. The variable holds comma-separated importable
+    module names, for a researcher's scripts that are not an installed package. Either way the
+    experiments run with the same CLI, store and report.
     """
-    import importlib
-    import os
-
-    import collapselab.experiments  # noqa: F401  (registers on import)
-
+    for ep in _entry_points():
+        try:
+            ep.load()
+        except ModuleNotFoundError as exc:
+            if not _is_missing(exc, ep.module):
+                raise  # the module exists but fails inside: keep the traceback
+            raise UnknownExperiment(f"cannot import {ep.value!r} (entry point {ep.name!r} of group "
+                                    f"{ENTRY_POINT_GROUP!r}): {exc}") from None
     for module in filter(None, (m.strip() for m in os.environ.get(PLUGINS_ENV, "").split(","))):
         try:
             importlib.import_module(module)
-        except ImportError as exc:
+        except ModuleNotFoundError as exc:
+            if not _is_missing(exc, module):
+                raise
             raise UnknownExperiment(f"cannot import {module!r} named in ${PLUGINS_ENV}: {exc}") from None
 
 
+def _is_missing(exc: ModuleNotFoundError, module: str) -> bool:
+    """Whether ``exc`` says that ``module`` itself (or a package above it) does not exist."""
+    return exc.name is not None and (module == exc.name or module.startswith(exc.name + "."))
+
+
 def all_experiments() -> dict[str, Experiment]:
-    _load_builtin()
+    _load_experiments()
     return dict(sorted(_EXPERIMENTS.items()))
 
 
 def all_papers() -> list[Paper]:
     """The papers of the registered experiments, in the order they were first registered."""
-    _load_builtin()
+    _load_experiments()
     return list(_PAPERS.values())
 
 

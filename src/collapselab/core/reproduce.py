@@ -7,6 +7,11 @@ its ``cells``, say) is recorded and the others still run. It then writes the sta
 ``report.html``, and returns a :class:`Reproduction` whose :meth:`~Reproduction.summary` says, per
 paper, how many paper claims PASS, FAIL, are INCONCLUSIVE or ERROR, and how many consistency checks PASS
 (counted apart: they never count as reproducing a paper).
+
+``streams=("main", "confirm")`` (``collapselab reproduce --confirm``) runs the whole selection on the
+``main`` seed stream and then again on ``confirm`` (independent seeds, same grid); the summary then gives
+the stream-agreement headline of the ledger: claims that PASS (FAIL, ...) on both streams, and those whose
+streams differ.
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ from typing import Any
 
 from collapselab.core.claims import STATUSES, ClaimOutcome, headline
 from collapselab.core.experiment import Paper
+from collapselab.core.ledger import ledger, stream_headline
 from collapselab.core.registry import UnknownExperiment, all_experiments
 from collapselab.core.report import known_papers, write_report, write_site
 from collapselab.core.runner import RunReport, run_experiment
+from collapselab.core.store import MAIN_STREAM, check_stream, store_path
 from collapselab.core.sweep import WorkerPool
 
 
@@ -31,6 +38,7 @@ class PaperOutcome:
     paper: Paper
     reports: list[RunReport] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)  # experiment -> last line of its traceback
+    stream: str = MAIN_STREAM
 
     def outcomes(self) -> list[ClaimOutcome]:
         return [c for r in self.reports for c in r.claims]
@@ -44,6 +52,8 @@ class PaperOutcome:
         """One line in plain words, e.g. ``Strong Model Collapse (strong-collapse): paper claims: 3 PASS,
         1 FAIL, 0 INCONCLUSIVE; consistency checks: 2 of 2 PASS, over 5 experiment(s)``."""
         name = self.paper.short or self.paper.title
+        if self.stream != MAIN_STREAM:
+            name += f" [stream {self.stream}]"
         n_exp = len(self.reports) + len(self.errors)
         if n_exp == 0:
             return f"{name} ({self.paper.slug}): no experiment registered, nothing to run."
@@ -59,9 +69,10 @@ class PaperOutcome:
 @dataclass
 class Reproduction:
     preset: str
-    papers: list[PaperOutcome]
+    papers: list[PaperOutcome]  # one per (stream, paper), streams in the order they ran
     site: Path | None = None
     report: Path | None = None
+    agreement: str = ""  # the ledger's stream-agreement headline, when more than one stream ran
 
     def counts(self, kind: str | None = "paper") -> dict[str, int]:
         """Statuses over all papers (paper claims by default; ``kind=None``: every claim)."""
@@ -74,6 +85,8 @@ class Reproduction:
         lines = [f"Reproduced {runs} experiment(s) of {len(self.papers)} paper(s) at preset {self.preset!r}: "
                  f"{headline(outcomes)}."]
         lines += [f"  {p.sentence()}" for p in self.papers]
+        if self.agreement:
+            lines.append(f"Across seed streams: {self.agreement}.")
         if self.site:
             lines.append(f"Report site: {self.site}  (single file: {self.report})")
         return "\n".join(lines)
@@ -103,39 +116,50 @@ def reproduce(out_dir: str | Path = "results", *, preset: str = "quick", only: l
               workers: int = 1, backend: str = "local", ray_address: str | None = None, device: str = "cpu",
               retry_failed: bool = False, on_report: Callable[[RunReport], Any] | None = None,
               progress: Callable[[], Any] | None = None,
-              on_start: Callable[[str], Any] | None = None) -> Reproduction:
-    """Run (resuming) every experiment of the selected papers at ``preset``, then write the report.
+              on_start: Callable[[str], Any] | None = None,
+              streams: tuple[str, ...] = (MAIN_STREAM,)) -> Reproduction:
+    """Run (resuming) every experiment of the selected papers at ``preset`` on each seed stream of
+    ``streams`` in turn (``main`` then ``confirm`` for a confirmation), then write the report.
 
     ``progress`` is a factory of per-run progress objects (see :class:`~collapselab.core.runner.Progress`);
     ``on_start(name)`` is called before each experiment; ``on_report`` is passed to ``run_experiment``
     (experiment tracking). Experiments whose ``uses_device`` is False run on ``cpu`` whatever ``device``.
     """
     selected = check_only(only)
+    if not streams or len(set(streams)) != len(streams):
+        raise ValueError(f"`streams` must name distinct seed streams, got {streams!r}")
+    for s in streams:
+        check_stream(s)
     experiments = all_experiments()
     papers = [p for p in known_papers() if selected is None or p.slug in selected]
     outcomes = []
     # one worker pool for the whole reproduction: its processes import torch and the experiments once
     with WorkerPool(workers) if backend == "local" and workers > 1 else nullcontext() as pool:
-        for paper in papers:
-            outcome = PaperOutcome(paper)
-            for name, exp in experiments.items():
-                if exp.paper.slug != paper.slug:
-                    continue
-                if on_start:
-                    on_start(name)
-                try:
-                    outcome.reports.append(run_experiment(
-                        name, preset=preset, out_dir=out_dir, workers=workers, backend=backend,
-                        ray_address=ray_address, device=device if exp.uses_device else "cpu",
-                        retry_failed=retry_failed, progress=progress() if progress else None,
-                        on_report=on_report, pool=pool))
-                except Exception as exc:  # one broken experiment must not stop the others
-                    if _is_user_error(exc):
-                        raise
-                    outcome.errors[name] = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            outcomes.append(outcome)
+        for stream in streams:
+            for paper in papers:
+                outcome = PaperOutcome(paper, stream=stream)
+                for name, exp in experiments.items():
+                    if exp.paper.slug != paper.slug:
+                        continue
+                    if on_start:
+                        on_start(name if stream == MAIN_STREAM else f"{name} [stream {stream}]")
+                    try:
+                        outcome.reports.append(run_experiment(
+                            name, preset=preset, out_dir=out_dir, workers=workers, backend=backend,
+                            ray_address=ray_address, device=device if exp.uses_device else "cpu",
+                            retry_failed=retry_failed, progress=progress() if progress else None,
+                            on_report=on_report, pool=pool, stream=stream))
+                    except Exception as exc:  # one broken experiment must not stop the others
+                        if _is_user_error(exc):
+                            raise
+                        outcome.errors[name] = traceback.format_exception_only(type(exc), exc)[-1].strip()
+                outcomes.append(outcome)
     result = Reproduction(preset, outcomes)
-    if (Path(out_dir) / "collapselab.sqlite").exists():
+    if len(streams) > 1:
+        rows = ledger(out_dir, preset=preset, streams=list(streams))
+        result.agreement = stream_headline([r for r in rows if r["experiment"] in experiments
+                                            and (selected is None or r["experiment"].split("/")[0] in selected)])
+    if store_path(out_dir).exists():
         result.site = write_site(out_dir)
         result.report = write_report(out_dir)
     return result

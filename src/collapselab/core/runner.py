@@ -18,15 +18,16 @@ from typing import Any, Protocol
 import pandas as pd
 
 from collapselab.core.claims import ClaimOutcome, Results, evaluate_claims
+from collapselab.core.declarations import stamp_declarations
 from collapselab.core.environment import run_info
 from collapselab.core.experiment import Analysis, Experiment
 from collapselab.core.params import Params, resolve_params
 from collapselab.core.plotting import save_figure
 from collapselab.core.registry import get_experiment
-from collapselab.core.store import CellRecord, Store
+from collapselab.core.store import MAIN_STREAM, STORE_NAME, CellRecord, Store, check_stream, store_path
 from collapselab.core.sweep import Task, WorkerPool, cell_key, derive_seed, run_tasks
 
-STORE_NAME = "collapselab.sqlite"
+__all__ = ["STORE_NAME", "RunInterrupted", "RunReport", "plan", "redraw", "run_experiment", "store_path"]
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -59,14 +60,11 @@ class RunReport:
     counts: dict[str, int]
     failures: list[tuple[str, int, str]] = field(default_factory=list)
     analysis_error: str | None = None
+    stream: str = MAIN_STREAM
 
 
-def store_path(out_dir: str | Path) -> Path:
-    return Path(out_dir) / STORE_NAME
-
-
-def plan(experiment: Experiment, params: Params, device: str) -> list[Task]:
-    """Every (cell, replicate) of the grid as a task with its derived seed."""
+def plan(experiment: Experiment, params: Params, device: str, stream: str = MAIN_STREAM) -> list[Task]:
+    """Every (cell, replicate) of the grid as a task with its seed derived on ``stream``."""
     cells = experiment.cells(params)
     if not isinstance(cells, list) or not all(isinstance(c, dict) for c in cells):
         raise TypeError(f"{experiment.name}: cells() must return a list of dicts")
@@ -77,8 +75,8 @@ def plan(experiment: Experiment, params: Params, device: str) -> list[Task]:
             continue  # a grid listing the same cell twice runs it once
         seen.add(key)
         for rep in range(params.seeds):
-            tasks.append(Task(experiment.name, key, rep, cell, derive_seed(experiment.name, key, rep), device,
-                              experiment.run_cell))
+            tasks.append(Task(experiment.name, key, rep, cell, derive_seed(experiment.name, key, rep, stream),
+                              device, experiment.run_cell, stream=stream))
     return tasks
 
 
@@ -91,8 +89,11 @@ def run_experiment(name: str, *, preset: str = "smoke", overrides: list[str] | N
                    backend: str = "local", ray_address: str | None = None, device: str = "cpu",
                    retry_failed: bool = False, progress: Progress | None = None,
                    on_report: Callable[[RunReport], Any] | None = None,
-                   pool: WorkerPool | None = None) -> RunReport:
+                   pool: WorkerPool | None = None, stream: str = MAIN_STREAM) -> RunReport:
     """Run (or resume) experiment ``name`` and write its artifacts; returns the :class:`RunReport`.
+
+    ``stream`` names the seed stream (default ``main``): every cell's seed is salted with it, so another
+    stream runs the same grid on independent randomness, in the same store, without clashing.
 
     ``pool`` (local backend, ``workers`` > 1): a :class:`~collapselab.core.sweep.WorkerPool` to run the
     cells in, kept by the caller across experiments; without it a pool is started for this run only.
@@ -103,16 +104,18 @@ def run_experiment(name: str, *, preset: str = "smoke", overrides: list[str] | N
     Raises ``ParamError``/``UnknownExperiment``/``StoreError`` for user mistakes, before any work.
     """
     experiment = get_experiment(name)
+    check_stream(stream)
     params = resolve_params(experiment.params, experiment.presets, preset, overrides, seeds)
-    tasks = plan(experiment, params, device)
+    tasks = plan(experiment, params, device, stream)
     out_dir = Path(out_dir)
     with Store(store_path(out_dir)) as store:
-        stored = store.cell_status(name)
+        stored = store.cell_status(name, stream)
         todo = [t for t in tasks if (t.cell_key, t.replicate) not in stored
                 or (retry_failed and stored[(t.cell_key, t.replicate)] == "failed")]
         counts = {"total": len(tasks), "skipped": len(tasks) - len(todo), "done": 0, "failed": 0}
         run_id = new_run_id()
-        store.start_run(run_id, name, preset, params.model_dump(mode="json"), info=run_info(device, backend))
+        store.start_run(run_id, name, preset, params.model_dump(mode="json"), info=run_info(device, backend),
+                        stream=stream)
         if progress:
             progress.start(name, len(tasks), counts["skipped"])
         status = "interrupted"
@@ -133,17 +136,18 @@ def run_experiment(name: str, *, preset: str = "smoke", overrides: list[str] | N
             if status != "finished":
                 store.finish_run(run_id, status=status, counts=counts, claims=[])
         keys = [(t.cell_key, t.replicate) for t in tasks]
-        frame = store.frame(name, keys)
-        failures = [f for f in store.failures(name) if (f[0], f[1]) in set(keys)]
+        frame = store.frame(name, keys, stream=stream)
+        failures = [f for f in store.failures(name, stream) if (f[0], f[1]) in set(keys)]
         artifact_dir = out_dir / name / run_id
         analysis, analysis_error = _analyze(experiment, frame, params)
-        claims = evaluate_claims(experiment.claims, Results(frame, params, analysis.tables))
+        claims = stamp_declarations(experiment, evaluate_claims(experiment.claims,
+                                                                Results(frame, params, analysis.tables)))
         analysis_error = _write_artifacts(artifact_dir, experiment, params, preset, run_id, analysis, claims,
-                                          store.artifacts(name, keys), counts, analysis_error)
+                                          store.artifacts(name, keys, stream), counts, analysis_error, stream)
         store.finish_run(run_id, status="finished" if not analysis_error else "analysis-failed", counts=counts,
                          claims=[c.to_dict() for c in claims])
     report = RunReport(name, run_id, preset, params, frame, claims, artifact_dir, counts, failures,
-                       analysis_error)
+                       analysis_error, stream)
     if on_report is not None:
         on_report(report)
     return report
@@ -184,7 +188,7 @@ def redraw(experiment: Experiment, run_dir: str | Path) -> list[Path]:
 
 def _write_artifacts(directory: Path, experiment: Experiment, params: Params, preset: str, run_id: str,
                      analysis: Analysis, claims: list[ClaimOutcome], files: dict[str, bytes],
-                     counts: dict[str, int], analysis_error: str | None) -> str | None:
+                     counts: dict[str, int], analysis_error: str | None, stream: str = MAIN_STREAM) -> str | None:
     """Write figures, tables, files, claims.json and params.json; returns the (updated) analysis error."""
     directory.mkdir(parents=True, exist_ok=True)
     for stem, fig in analysis.figures.items():
@@ -203,7 +207,7 @@ def _write_artifacts(directory: Path, experiment: Experiment, params: Params, pr
     for fname, data in files.items():
         (directory / Path(fname).name).write_bytes(data)
     (directory / "claims.json").write_text(json.dumps([c.to_dict() for c in claims], indent=2))
-    meta: dict[str, Any] = {"experiment": experiment.name, "run_id": run_id, "preset": preset,
+    meta: dict[str, Any] = {"experiment": experiment.name, "run_id": run_id, "preset": preset, "stream": stream,
                             "params": params.model_dump(mode="json"), "counts": counts}
     if analysis_error:
         meta["analysis_error"] = analysis_error

@@ -3,11 +3,15 @@
 Tables
 ------
 ``meta``      key/value: ``app = collapselab``, ``schema`` version. A file without them is foreign.
-``runs``      one row per ``collapselab run`` of one experiment: params, preset, versions, host,
-              device, start/end, status, claims.
-``cells``     one row per finished (experiment, cell key, replicate): params, seed, metrics (JSON),
-              wall time, status (``done``/``failed``) and the traceback of a failure. Unique on
-              (experiment, cell_key, replicate): a rerun skips what is stored and never duplicates.
+``runs``      one row per ``collapselab run`` of one experiment: params, preset, seed stream, versions,
+              host, device, start/end, status, claims.
+``cells``     one row per finished (experiment, stream, cell key, replicate): params, seed, metrics
+              (JSON), wall time, status (``done``/``failed``) and the traceback of a failure. Unique on
+              (experiment, stream, cell_key, replicate): a rerun skips what is stored and never
+              duplicates; the streams of one grid (``main``, ``confirm``, ...) live side by side.
+
+A schema-1 store (before seed streams) is upgraded in place on opening, in one transaction: its cells
+and runs become stream ``main``, whose seeds are unchanged.
 ``artifacts`` files a cell produced (bytes), written into each run's artifact folder.
 
 Each finished cell is committed in its own transaction the moment it arrives, so a sweep killed at
@@ -18,6 +22,7 @@ corrupt) raises :class:`StoreError` and is never modified.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from collections.abc import Iterable
@@ -27,7 +32,8 @@ from typing import Any
 
 import pandas as pd
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+MAIN_STREAM = "main"
 APP = "collapselab"
 
 _SCHEMA = """
@@ -36,19 +42,37 @@ CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, experiment TEXT NOT NULL, preset TEXT NOT NULL, params TEXT NOT NULL,
     package_version TEXT, git_commit TEXT, host TEXT, device TEXT, backend TEXT,
     started REAL NOT NULL, ended REAL, status TEXT NOT NULL,
-    n_cells INTEGER, n_skipped INTEGER, n_done INTEGER, n_failed INTEGER, claims TEXT, environment TEXT
+    n_cells INTEGER, n_skipped INTEGER, n_done INTEGER, n_failed INTEGER, claims TEXT, environment TEXT,
+    stream TEXT NOT NULL DEFAULT 'main'
 );
 CREATE TABLE IF NOT EXISTS cells (
     id INTEGER PRIMARY KEY, experiment TEXT NOT NULL, cell_key TEXT NOT NULL, replicate INTEGER NOT NULL,
     params TEXT NOT NULL, seed INTEGER NOT NULL, metrics TEXT, wall_time REAL, status TEXT NOT NULL,
-    error TEXT, run_id TEXT, finished REAL NOT NULL,
-    UNIQUE (experiment, cell_key, replicate)
+    error TEXT, run_id TEXT, finished REAL NOT NULL, stream TEXT NOT NULL DEFAULT 'main',
+    UNIQUE (experiment, stream, cell_key, replicate)
 );
 CREATE TABLE IF NOT EXISTS artifacts (
     cell_id INTEGER NOT NULL REFERENCES cells(id) ON DELETE CASCADE, name TEXT NOT NULL, data BLOB NOT NULL,
     PRIMARY KEY (cell_id, name)
 );
 """
+
+
+STORE_NAME = "collapselab.sqlite"
+_STREAM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
+def store_path(out_dir: str | Path) -> Path:
+    """The store file of a results folder: ``<out_dir>/collapselab.sqlite``."""
+    return Path(out_dir) / STORE_NAME
+
+
+def check_stream(stream: str) -> str:
+    """A seed stream's name: 1-32 of a-z, 0-9, ``-``, ``_`` (it is stored and shown); raises ValueError."""
+    if not isinstance(stream, str) or not _STREAM_NAME.match(stream):
+        raise ValueError(f"`stream` must be 1-32 characters of a-z, 0-9, '-' or '_' (e.g. 'main', 'confirm'), "
+                         f"got {stream!r}")
+    return stream
 
 
 class StoreError(RuntimeError):
@@ -67,6 +91,7 @@ class CellRecord:
     wall_time: float
     error: str | None = None
     artifacts: dict[str, bytes] | None = None
+    stream: str = MAIN_STREAM
 
 
 class Store:
@@ -104,9 +129,27 @@ class Store:
             raise StoreError(f"{self.path} is corrupt ({exc}); it was left untouched") from None
         if meta.get("app") != APP:
             raise StoreError(f"{self.path} belongs to {meta.get('app')!r}, not collapselab; left untouched")
-        if int(meta.get("schema", "0")) > SCHEMA_VERSION:
+        schema = int(meta.get("schema", "0"))
+        if schema > SCHEMA_VERSION:
             raise StoreError(f"{self.path} was written by a newer collapselab (schema {meta['schema']}); "
                              f"upgrade collapselab to read it")
+        if schema < 2:
+            self._upgrade_to_streams()
+
+    def _upgrade_to_streams(self) -> None:
+        """Schema 1 -> 2: add the ``stream`` column (every stored cell and run is stream ``main``) and make
+        cells unique per stream. SQLite cannot change a UNIQUE constraint in place, so the cells table is
+        rebuilt with the same ids (artifacts keep pointing at their cells); all in one transaction."""
+        cols = ("id, experiment, cell_key, replicate, params, seed, metrics, wall_time, status, error, run_id, "
+                "finished")
+        new_cells = _SCHEMA.split("CREATE TABLE IF NOT EXISTS cells")[1].split(";")[0]
+        self.conn.execute("PRAGMA foreign_keys=OFF")  # the rebuild must not cascade into artifacts
+        self.conn.executescript(
+            f"BEGIN; CREATE TABLE cells_v2 {new_cells};"
+            f" INSERT INTO cells_v2 ({cols}, stream) SELECT {cols}, 'main' FROM cells;"
+            " DROP TABLE cells; ALTER TABLE cells_v2 RENAME TO cells;"
+            " ALTER TABLE runs ADD COLUMN stream TEXT NOT NULL DEFAULT 'main';"
+            f" INSERT OR REPLACE INTO meta VALUES ('schema', '{SCHEMA_VERSION}'); COMMIT;")
 
     # -- transactions -------------------------------------------------------------------------
     class _Tx:
@@ -134,14 +177,15 @@ class Store:
         self.close()
 
     # -- runs ---------------------------------------------------------------------------------
-    def start_run(self, run_id: str, experiment: str, preset: str, params: dict, *, info: dict[str, Any]) -> None:
+    def start_run(self, run_id: str, experiment: str, preset: str, params: dict, *, info: dict[str, Any],
+                  stream: str = MAIN_STREAM) -> None:
         with self._tx() as c:
             c.execute(
                 "INSERT INTO runs (run_id, experiment, preset, params, package_version, git_commit, host, device,"
-                " backend, started, status, environment) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                " backend, started, status, environment, stream) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (run_id, experiment, preset, json.dumps(params, sort_keys=True), info.get("package_version"),
                  info.get("git_commit"), info.get("host"), info.get("device"), info.get("backend"),
-                 time.time(), "running", json.dumps(info.get("environment", {}), sort_keys=True)))
+                 time.time(), "running", json.dumps(info.get("environment", {}), sort_keys=True), stream))
 
     def finish_run(self, run_id: str, *, status: str, counts: dict[str, int], claims: list[dict]) -> None:
         with self._tx() as c:
@@ -154,40 +198,55 @@ class Store:
         q = "SELECT * FROM runs" + (" WHERE experiment=?" if experiment else "") + " ORDER BY started"
         return pd.read_sql_query(q, self.conn, params=(experiment,) if experiment else None)
 
-    def latest_run(self, experiment: str, *, finished: bool = True, preset: str | None = None) -> dict[str, Any] | None:
+    def latest_run(self, experiment: str, *, finished: bool = True, preset: str | None = None,
+                   stream: str | None = MAIN_STREAM) -> dict[str, Any] | None:
+        """The latest run of ``experiment`` (finished, at ``preset``, on ``stream``: None for any)."""
         q = "SELECT * FROM runs WHERE experiment=?" + (" AND ended IS NOT NULL" if finished else "")
-        q += " AND preset=?" if preset else ""
-        cur = self.conn.execute(q + " ORDER BY started DESC LIMIT 1", (experiment, *([preset] if preset else [])))
+        args: list[Any] = [experiment]
+        for col, value in (("preset", preset), ("stream", stream)):
+            if value:
+                q += f" AND {col}=?"
+                args.append(value)
+        cur = self.conn.execute(q + " ORDER BY started DESC LIMIT 1", args)
         row = cur.fetchone()
         return dict(zip([d[0] for d in cur.description], row)) if row else None
 
     # -- cells --------------------------------------------------------------------------------
-    def cell_status(self, experiment: str) -> dict[tuple[str, int], str]:
-        """{(cell_key, replicate): status} of every stored cell of ``experiment``."""
-        cur = self.conn.execute("SELECT cell_key, replicate, status FROM cells WHERE experiment=?", (experiment,))
+    def streams(self, experiment: str | None = None) -> list[str]:
+        """The seed streams with finished runs (of ``experiment``), ``main`` first."""
+        q = "SELECT DISTINCT stream FROM runs WHERE ended IS NOT NULL" + (" AND experiment=?" if experiment else "")
+        found = {r[0] for r in self.conn.execute(q, (experiment,) if experiment else ())}
+        return sorted(found, key=lambda s: (s != MAIN_STREAM, s))
+
+    def cell_status(self, experiment: str, stream: str = MAIN_STREAM) -> dict[tuple[str, int], str]:
+        """{(cell_key, replicate): status} of every stored cell of ``experiment`` on ``stream``."""
+        cur = self.conn.execute("SELECT cell_key, replicate, status FROM cells WHERE experiment=? AND stream=?",
+                                (experiment, stream))
         return {(k, r): s for k, r, s in cur}
 
     def put_cell(self, rec: CellRecord, run_id: str | None) -> None:
         """Insert (or, for a retried failure, replace) one finished cell, in its own transaction."""
         with self._tx() as c:
-            c.execute("DELETE FROM cells WHERE experiment=? AND cell_key=? AND replicate=? AND status='failed'",
-                      (rec.experiment, rec.cell_key, rec.replicate))
+            c.execute("DELETE FROM cells WHERE experiment=? AND stream=? AND cell_key=? AND replicate=? AND "
+                      "status='failed'", (rec.experiment, rec.stream, rec.cell_key, rec.replicate))
             cur = c.execute(
                 "INSERT OR IGNORE INTO cells (experiment, cell_key, replicate, params, seed, metrics, wall_time,"
-                " status, error, run_id, finished) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                " status, error, run_id, finished, stream) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (rec.experiment, rec.cell_key, rec.replicate, json.dumps(rec.params, sort_keys=True), rec.seed,
                  None if rec.metrics is None else json.dumps(rec.metrics), rec.wall_time, rec.status,
-                 rec.error, run_id, time.time()))
+                 rec.error, run_id, time.time(), rec.stream))
             if cur.rowcount and rec.artifacts:
                 c.executemany("INSERT INTO artifacts (cell_id, name, data) VALUES (?,?,?)",
                               [(cur.lastrowid, name, sqlite3.Binary(data)) for name, data in rec.artifacts.items()])
 
     def frame(self, experiment: str, keys: Iterable[tuple[str, int]] | None = None,
-              *, include_failed: bool = False) -> pd.DataFrame:
-        """One row per stored cell: its params, its metrics (columns), replicate, seed, wall_time."""
+              *, include_failed: bool = False, stream: str = MAIN_STREAM) -> pd.DataFrame:
+        """One row per stored cell of ``stream``: its params, its metrics (columns), replicate, seed,
+        wall_time."""
         cur = self.conn.execute(
             "SELECT cell_key, replicate, params, seed, metrics, wall_time, status FROM cells WHERE experiment=?"
-            + ("" if include_failed else " AND status='done'") + " ORDER BY id", (experiment,))
+            " AND stream=?" + ("" if include_failed else " AND status='done'") + " ORDER BY id",
+            (experiment, stream))
         wanted = set(keys) if keys is not None else None
         rows = []
         for key, rep, params, seed, metrics, wall, status in cur:
@@ -206,15 +265,17 @@ class Store:
             "WHERE c.experiment=? AND c.status='done'", (experiment,))
         return [(json.loads(params), float(wall or 0.0), device) for params, wall, device in cur]
 
-    def failures(self, experiment: str) -> list[tuple[str, int, str]]:
-        cur = self.conn.execute("SELECT cell_key, replicate, error FROM cells WHERE experiment=? AND "
-                                "status='failed'", (experiment,))
+    def failures(self, experiment: str, stream: str = MAIN_STREAM) -> list[tuple[str, int, str]]:
+        cur = self.conn.execute("SELECT cell_key, replicate, error FROM cells WHERE experiment=? AND stream=? AND "
+                                "status='failed'", (experiment, stream))
         return list(cur)
 
-    def artifacts(self, experiment: str, keys: Iterable[tuple[str, int]]) -> dict[str, bytes]:
+    def artifacts(self, experiment: str, keys: Iterable[tuple[str, int]],
+                  stream: str = MAIN_STREAM) -> dict[str, bytes]:
         wanted = set(keys)
         cur = self.conn.execute("SELECT c.cell_key, c.replicate, a.name, a.data FROM artifacts a JOIN cells c "
-                                "ON a.cell_id = c.id WHERE c.experiment=? ORDER BY c.id", (experiment,))
+                                "ON a.cell_id = c.id WHERE c.experiment=? AND c.stream=? ORDER BY c.id",
+                                (experiment, stream))
         return {name: bytes(data) for key, rep, name, data in cur if (key, rep) in wanted}
 
 

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from typing import Any
 
+from collapselab._rng import hash_seed
 from collapselab.core.experiment import CellContext
-from collapselab.core.store import CellRecord
+from collapselab.core.store import MAIN_STREAM, CellRecord
 
 
 def cell_key(cell: dict[str, Any], version: int) -> str:
@@ -32,10 +33,14 @@ def cell_key(cell: dict[str, Any], version: int) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-def derive_seed(experiment: str, key: str, replicate: int) -> int:
-    """Seed of one (experiment, cell, replicate): stable across machines, runs and backends."""
-    digest = hashlib.sha256(f"{experiment}|{key}|{replicate}".encode()).digest()
-    return int.from_bytes(digest[:4], "little")
+def derive_seed(experiment: str, key: str, replicate: int, stream: str = MAIN_STREAM) -> int:
+    """Seed of one (stream, experiment, cell, replicate): stable across machines, runs and backends.
+
+    The ``main`` stream hashes ``experiment|key|replicate`` (the seeds every stored result was computed
+    with); any other stream appends ``|stream``, so its seeds are independent of main's and of each other's
+    while the grid is the same."""
+    extra = () if stream == MAIN_STREAM else (stream,)
+    return hash_seed(experiment, key, replicate, *extra, bits=32)
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,7 @@ class Task:
     device: str
     run_cell: Callable[[dict[str, Any], CellContext], dict[str, Any]]
     threads: int = 0  # 0: leave the libraries' thread counts alone
+    stream: str = MAIN_STREAM
 
 
 _THREADS_SET = False
@@ -78,7 +84,7 @@ def execute(task: Task) -> CellRecord:
     except Exception:
         metrics, artifacts, status, error = None, None, "failed", traceback.format_exc()
     return CellRecord(task.experiment, task.cell_key, task.replicate, task.cell, task.seed, status, metrics,
-                      time.perf_counter() - start, error, artifacts)
+                      time.perf_counter() - start, error, artifacts, task.stream)
 
 
 def run_inprocess(tasks: list[Task]) -> Iterator[CellRecord]:
@@ -153,7 +159,7 @@ def run_local(tasks: list[Task], workers: int, pool: WorkerPool | None = None) -
                 except Exception:  # the worker died (e.g. killed): record it, go on
                     t = futures[fut]
                     yield CellRecord(t.experiment, t.cell_key, t.replicate, t.cell, t.seed, "failed", None,
-                                     0.0, traceback.format_exc())
+                                     0.0, traceback.format_exc(), stream=t.stream)
         finished = True
     finally:
         if not finished:  # Ctrl-C or the consumer stopped: stop the workers now, do not wait for running
@@ -203,7 +209,7 @@ def run_ray(tasks: list[Task], workers: int, address: str | None = None) -> Iter
                 except Exception:
                     t = refs[ref]
                     yield CellRecord(t.experiment, t.cell_key, t.replicate, t.cell, t.seed, "failed", None, 0.0,
-                                     traceback.format_exc())
+                                     traceback.format_exc(), stream=t.stream)
     finally:
         if started:
             ray.shutdown()

@@ -7,11 +7,11 @@ validation split); ``boost`` builds nested sets; ``random_subset`` is the real-d
 """
 
 from collapselab.distill._dataset import DistilledSet, random_subset
-from collapselab.distill._distill import METHODS, boost, distill, flip_augment, window
+from collapselab.distill._distill import METHODS, DistillConfig, boost, distill, flip_augment, window
 from collapselab.distill._evaluate import ZCA, Evaluation, evaluate
 from collapselab.distill._inner import InnerOptimizer, fresh_model, meta_loss, soft_cross_entropy, unroll
 from collapselab.distill._memory import GraphMemory, graph_memory
 
-__all__ = ["METHODS", "ZCA", "DistilledSet", "Evaluation", "GraphMemory", "InnerOptimizer", "boost",
+__all__ = ["METHODS", "ZCA", "DistillConfig", "DistilledSet", "Evaluation", "GraphMemory", "InnerOptimizer", "boost",
            "distill", "evaluate", "flip_augment", "fresh_model", "graph_memory", "meta_loss",
            "random_subset", "soft_cross_entropy", "unroll", "window"]

@@ -13,9 +13,11 @@ One outer step (paper Alg. 1; official ``framework/distill_higher.py``) [code]:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -71,108 +73,158 @@ def _init_images(kind: str, x: np.ndarray, y: np.ndarray, ipc: int, k: int, g: t
     return np.stack([img for row in rows for img in row])
 
 
-def _check_common(ipc: int, method: str, T: int, M: int | None, inner_optimizer: str, inner_lr: float,
-                  outer_lr: float, steps: int, real_batch: int, inner_batch: int | None, min_window: int,
-                  clip_factor: float, clip_ema: float, init: str) -> int:
-    check_int("ipc", ipc, low=1)
-    check_choice("method", method, METHODS)
-    check_int("T", T, low=1)
-    if method == "bptt":
-        M = T  # full BPTT unrolls all T steps; the given M is not used
-    else:
-        if M is None:
-            raise ValueError(f"`M` is required for method={method!r}")
-        check_int("M", M, low=1, high=T)
-    check_choice("inner_optimizer", inner_optimizer, ("adam", "sgd"))
-    check_real("inner_lr", inner_lr, low=0.0, low_open=True)
-    check_real("outer_lr", outer_lr, low=0.0, low_open=True)
-    check_int("steps", steps, low=0)
-    check_int("real_batch", real_batch, low=1)
-    if inner_batch is not None:
-        check_int("inner_batch", inner_batch, low=1)
-    check_int("min_window", min_window, low=0, high=T - M)
-    check_real("clip_factor", clip_factor, low=0.0, low_open=True)
-    check_real("clip_ema", clip_ema, low=0.0, high=1.0, high_open=True)
-    check_choice("init", init, ("noise", "real"))
-    return M
+@dataclass(frozen=True)
+class DistillConfig:
+    """The settings of :func:`distill` and :func:`boost` (see :func:`distill` for their meaning).
+
+    ``method``, ``T``, ``M`` (ignored and set to T for ``"bptt"``), ``min_window``: the unroll;
+    ``inner_optimizer``, ``inner_lr``, ``inner_batch``: the inner loop; ``outer_lr``, ``steps``,
+    ``real_batch``, ``clip_factor``, ``clip_ema``: the outer loop; ``init``: the initial images;
+    ``learn_labels``, ``label_lr_scale``, ``learn_lr``, ``lr_lr``: what else is learned;
+    ``max_inner_steps``: an inner-step budget; ``track_memory``: record the graph's saved bytes.
+    Build one with ``DistillConfig(T=..., M=...)`` or ``DistillConfig.make(base, **options)`` (unknown
+    keys are a ValueError listing the valid ones).
+    """
+
+    method: str = "rat_bptt"
+    T: int = 100
+    M: int | None = 20
+    min_window: int = 0
+    inner_optimizer: str = "adam"
+    inner_lr: float = 1e-3
+    inner_batch: int | None = None
+    outer_lr: float = 1e-3
+    steps: int = 1000
+    real_batch: int = 256
+    clip_factor: float = 2.0
+    clip_ema: float = 0.9
+    init: str = "noise"
+    learn_labels: bool = False
+    label_lr_scale: float = 1.0
+    learn_lr: bool = False
+    lr_lr: float = 1e-2
+    max_inner_steps: int | None = None
+    track_memory: bool = False
+
+    def __post_init__(self) -> None:
+        check_choice("method", self.method, METHODS)
+        T = check_int("T", self.T, low=1)
+        if self.method == "bptt":
+            object.__setattr__(self, "M", T)  # full BPTT unrolls all T steps; the given M is not used
+        elif self.M is None:
+            raise ValueError(f"`M` is required for method={self.method!r}")
+        M = check_int("M", self.M, low=1, high=T)
+        check_choice("inner_optimizer", self.inner_optimizer, ("adam", "sgd"))
+        check_real("inner_lr", self.inner_lr, low=0.0, low_open=True)
+        check_real("outer_lr", self.outer_lr, low=0.0, low_open=True)
+        check_int("steps", self.steps, low=0)
+        check_int("real_batch", self.real_batch, low=1)
+        if self.inner_batch is not None:
+            check_int("inner_batch", self.inner_batch, low=1)
+        check_int("min_window", self.min_window, low=0, high=T - M)
+        check_real("clip_factor", self.clip_factor, low=0.0, low_open=True)
+        check_real("clip_ema", self.clip_ema, low=0.0, high=1.0, high_open=True)
+        check_choice("init", self.init, ("noise", "real"))
+        check_real("label_lr_scale", self.label_lr_scale, low=0.0)
+        check_real("lr_lr", self.lr_lr, low=0.0)
+        if self.max_inner_steps is not None:
+            check_int("max_inner_steps", self.max_inner_steps, low=1)
+
+    @classmethod
+    def make(cls, config: DistillConfig | None = None, **options: Any) -> DistillConfig:
+        """``config`` (default: ``DistillConfig()``) with ``options`` applied."""
+        valid = tuple(f.name for f in dataclasses.fields(cls))
+        bad = sorted(set(options) - set(valid))
+        if bad:
+            raise ValueError(f"unknown distillation option(s) {bad}; valid keys: {valid}")
+        if config is not None and not isinstance(config, DistillConfig):
+            raise ValueError(f"`config` must be a DistillConfig, got {type(config).__name__}")
+        return dataclasses.replace(config or cls(), **options)
 
 
-def _outer_loop(x_blocks: list[torch.Tensor], block_lrs: list[float], y_syn: torch.Tensor, *,
-                learn_labels: bool, label_lr: float, x_real: torch.Tensor, y_real: torch.Tensor,
-                method: str, T: int, M: int, min_window: int, inner_optimizer: str, inner_lr: float,
-                steps: int, real_batch: int, inner_batch: int | None, clip_factor: float, clip_ema: float,
-                model_fn: Callable[[], nn.Module], device: torch.device, g: torch.Generator,
-                augment: Any, track_memory: bool, callback: Any, log_lr: torch.Tensor | None = None,
-                lr_lr: float = 0.0, max_inner_steps: int | None = None) -> dict[str, Any]:
-    """Run ``steps`` outer steps in place on the leaf tensors ``x_blocks`` (and ``y_syn``, and the log
-    inner learning rate ``log_lr`` when given), or fewer: stop before the step that would take the
-    inner steps run so far (N + M' per outer step) past ``max_inner_steps``."""
+@dataclass
+class _Problem:
+    """What one outer loop optimises against: the real data, the network, randomness and hooks."""
+
+    x_real: torch.Tensor
+    y_real: torch.Tensor
+    model_fn: Callable[[], nn.Module]
+    device: torch.device
+    g: torch.Generator
+    augment: Any = None
+    callback: Any = None
+
+
+def _outer_loop(x_blocks: list[torch.Tensor], block_lrs: list[float], y_syn: torch.Tensor, cfg: DistillConfig,
+                prob: _Problem, *, label_lr: float = 0.0, log_lr: torch.Tensor | None = None) -> dict[str, Any]:
+    """Run ``cfg.steps`` outer steps in place on the leaf tensors ``x_blocks`` (and ``y_syn`` when
+    ``cfg.learn_labels``, and the log inner learning rate ``log_lr`` when given), or fewer: stop before
+    the step that would take the inner steps run so far (N + M' per outer step) past
+    ``cfg.max_inner_steps``."""
     groups = [{"params": [xb], "lr": lr} for xb, lr in zip(x_blocks, block_lrs)]
     leaves = list(x_blocks)
-    if learn_labels:
+    if cfg.learn_labels:
         groups.append({"params": [y_syn], "lr": label_lr})
         leaves.append(y_syn)
     if log_lr is not None:
-        groups.append({"params": [log_lr], "lr": lr_lr})
+        groups.append({"params": [log_lr], "lr": cfg.lr_lr})
         leaves.append(log_lr)
     opt = torch.optim.Adam(groups, betas=(0.9, 0.999), eps=1e-8)
-    n_real = len(x_real)
-    ema = None
-    total_time, last_loss, inner_steps, done = 0.0, float("nan"), 0, 0
-    for step in range(steps):
+    state = {"ema": None, "total_time": 0.0, "last_loss": float("nan"), "inner_steps": 0, "done": 0}
+    for step in range(cfg.steps):
         t0 = time.perf_counter()
-        net = fresh_model(model_fn, g, device)
-        n_untracked, n_tracked = window(method, T, M, g, min_window)
-        if max_inner_steps is not None and inner_steps + n_untracked + n_tracked > max_inner_steps:
+        net = fresh_model(prob.model_fn, prob.g, prob.device)
+        n_untracked, n_tracked = window(cfg.method, cfg.T, cfg.M, prob.g, cfg.min_window)
+        if cfg.max_inner_steps is not None and state["inner_steps"] + n_untracked + n_tracked > cfg.max_inner_steps:
             break
-        inner_steps += n_untracked + n_tracked
-        done += 1
-        idx = torch.randperm(n_real, generator=g)[:real_batch].to(device)
-        mem = GraphMemory() if track_memory else None
+        state["inner_steps"] += n_untracked + n_tracked
+        state["done"] += 1
+        idx = torch.randperm(len(prob.x_real), generator=prob.g)[:cfg.real_batch].to(prob.device)
+        mem = GraphMemory() if cfg.track_memory else None
         x_syn = torch.cat(x_blocks) if len(x_blocks) > 1 else x_blocks[0]
-        lr = log_lr.exp() if log_lr is not None else inner_lr
-        loss = meta_loss(net, x_syn, y_syn, x_real[idx], y_real[idx], n_untracked=n_untracked,
-                         n_tracked=n_tracked, inner_optimizer=inner_optimizer, inner_lr=lr,
-                         inner_batch=inner_batch, augment=augment, generator=g, memory=mem)
-        grads = torch.autograd.grad(loss, leaves)
-        norm = float(torch.sqrt(sum((gr.double() ** 2).sum() for gr in grads)))
-        if not math.isfinite(norm):  # a diverged unroll: skip the update, keep the EMA
-            info = {"step": step, "meta_loss": float(loss.detach()), "grad_norm": norm, "skipped": True}
-        else:
-            limit = clip_factor * ema if ema is not None else math.inf
-            scale = min(1.0, limit / (norm + 1e-12))
-            opt.zero_grad(set_to_none=True)
-            for leaf, gr in zip(leaves, grads):
-                leaf.grad = gr * scale
-            opt.step()
-            if learn_labels:
-                with torch.no_grad():
-                    y_syn.clamp_(min=0.0)
-            ema = norm if ema is None else clip_ema * ema + (1 - clip_ema) * norm
-            info = {"step": step, "meta_loss": float(loss.detach()), "grad_norm": norm,
-                    "clipped_norm": norm * scale, "skipped": False}
+        lr = log_lr.exp() if log_lr is not None else cfg.inner_lr
+        loss = meta_loss(net, x_syn, y_syn, prob.x_real[idx], prob.y_real[idx], n_untracked=n_untracked,
+                         n_tracked=n_tracked, inner_optimizer=cfg.inner_optimizer, inner_lr=lr,
+                         inner_batch=cfg.inner_batch, augment=prob.augment, generator=prob.g, memory=mem)
+        info = _outer_update(opt, leaves, loss, y_syn if cfg.learn_labels else None, cfg, state)
         seconds = time.perf_counter() - t0
-        total_time += seconds
-        last_loss = info["meta_loss"]
-        info.update(n_untracked=n_untracked, n_tracked=n_tracked, seconds=seconds)
+        state["total_time"] += seconds
+        state["last_loss"] = info["meta_loss"]
+        info = {"step": step, **info, "n_untracked": n_untracked, "n_tracked": n_tracked, "seconds": seconds}
         if mem is not None:
             info["saved_bytes"] = mem.bytes
-        if callback is not None:
-            callback(info, x_syn.detach())
-    return {"seconds_per_step": total_time / max(done, 1), "final_meta_loss": last_loss,
-            "outer_steps": done, "inner_steps": inner_steps}
+        if prob.callback is not None:
+            prob.callback(info, x_syn.detach())
+    return {"seconds_per_step": state["total_time"] / max(state["done"], 1), "final_meta_loss": state["last_loss"],
+            "outer_steps": state["done"], "inner_steps": state["inner_steps"]}
 
 
-def distill(train: Any, *, ipc: int, method: str = "rat_bptt", T: int = 100, M: int | None = 20,
-            inner_optimizer: str = "adam", inner_lr: float = 1e-3, outer_lr: float = 1e-3,
-            steps: int = 1000, learn_labels: bool = False, model_fn: Callable[[], nn.Module],
-            device: Any = "cpu", generator: Any = None, real_batch: int = 256,
-            inner_batch: int | None = None, min_window: int = 0, clip_factor: float = 2.0,
-            clip_ema: float = 0.9, init: str = "noise", label_lr_scale: float = 1.0,
-            learn_lr: bool = False, lr_lr: float = 1e-2, max_inner_steps: int | None = None,
+def _outer_update(opt: torch.optim.Optimizer, leaves: list[torch.Tensor], loss: torch.Tensor,
+                  labels: torch.Tensor | None, cfg: DistillConfig, state: dict) -> dict[str, Any]:
+    """One outer Adam step on ``leaves`` from dL/dleaves, clipped to ``clip_factor`` x EMA of its norm
+    (the EMA in ``state``); a non-finite norm skips the update. Learned ``labels`` are clamped at 0."""
+    grads = torch.autograd.grad(loss, leaves)
+    norm = float(torch.sqrt(sum((gr.double() ** 2).sum() for gr in grads)))
+    if not math.isfinite(norm):  # a diverged unroll: skip the update, keep the EMA
+        return {"meta_loss": float(loss.detach()), "grad_norm": norm, "skipped": True}
+    ema = state["ema"]
+    limit = cfg.clip_factor * ema if ema is not None else math.inf
+    scale = min(1.0, limit / (norm + 1e-12))
+    opt.zero_grad(set_to_none=True)
+    for leaf, gr in zip(leaves, grads):
+        leaf.grad = gr * scale
+    opt.step()
+    if labels is not None:
+        with torch.no_grad():
+            labels.clamp_(min=0.0)
+    state["ema"] = norm if ema is None else cfg.clip_ema * ema + (1 - cfg.clip_ema) * norm
+    return {"meta_loss": float(loss.detach()), "grad_norm": norm, "clipped_norm": norm * scale, "skipped": False}
+
+
+def distill(train: Any, config: DistillConfig | None = None, *, ipc: int, model_fn: Callable[[], nn.Module],
+            device: Any = "cpu", generator: Any = None,
             augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
-            track_memory: bool = False,
-            callback: Callable[[dict, torch.Tensor], None] | None = None) -> DistilledSet:
+            callback: Callable[[dict, torch.Tensor], None] | None = None, **options: Any) -> DistilledSet:
     """Distil ``train`` = (x, y) into ``ipc`` images per class by RaT-BPTT, T-BPTT or BPTT.
 
     Bilevel problem (paper Sec. 3): min_S L(S) = CE(f(x_real; theta_T(S)), y_real), where theta_T(S) is
@@ -184,7 +236,9 @@ def distill(train: Any, *, ipc: int, method: str = "rat_bptt", T: int = 100, M: 
     * ``"tbptt"``: the last M steps (N = T - M);
     * ``"bptt"``: all T steps (``M`` is ignored).
 
-    Settings as the official code unless given [code]: inner/outer Adam lr 1e-3; images initialised
+    ``config`` (default ``DistillConfig()``) with ``options`` (any :class:`DistillConfig` field, e.g.
+    ``method``, ``T``, ``M``, ``steps``, ``inner_lr``) holds the settings below. Settings as the official
+    code unless given [code]: inner/outer Adam lr 1e-3; images initialised
     as N(0, 1) noise scaled to unit norm (``init="noise"``; ``"real"`` starts from a random real
     subset); meta-gradient clipped to 2x EMA(0.9) of its norm; learned labels start one-hot, get lr
     ``outer_lr * label_lr_scale`` and are clamped at 0 (soft targets, not renormalised).
@@ -206,47 +260,36 @@ def distill(train: Any, *, ipc: int, method: str = "rat_bptt", T: int = 100, M: 
     (ipc*K, K) when ``learn_labels``) whose metadata records the settings and the time per outer step.
     """
     x, y = as_arrays(train)
-    M = _check_common(ipc, method, T, M, inner_optimizer, inner_lr, outer_lr, steps, real_batch,
-                      inner_batch, min_window, clip_factor, clip_ema, init)
-    check_real("label_lr_scale", label_lr_scale, low=0.0)
-    check_real("lr_lr", lr_lr, low=0.0)
-    if max_inner_steps is not None:
-        check_int("max_inner_steps", max_inner_steps, low=1)
+    check_int("ipc", ipc, low=1)
+    cfg = DistillConfig.make(config, **options)
     if not callable(model_fn):
         raise ValueError("`model_fn` must be a callable returning an nn.Module")
     device = resolve_device(device)
     g = as_torch_generator(generator)
     k = int(y.max()) + 1
-    x0 = _init_images(init, x, y, ipc, k, g)
+    x0 = _init_images(cfg.init, x, y, ipc, k, g)
     x_syn = torch.tensor(x0, dtype=torch.float32, device=device, requires_grad=True)
     labels = torch.arange(k).repeat(ipc).to(device)  # (ipc*k,) class-interleaved
-    y_syn = (torch.nn.functional.one_hot(labels, k).float().requires_grad_() if learn_labels else labels)
-    x_real = torch.as_tensor(x, device=device)
-    y_real = torch.as_tensor(y, device=device)
-    log_lr = (torch.tensor(math.log(inner_lr), dtype=torch.float32, device=device, requires_grad=True)
-              if learn_lr else None)
-    stats = _outer_loop([x_syn], [outer_lr], y_syn, learn_labels=learn_labels,
-                        label_lr=outer_lr * label_lr_scale, x_real=x_real, y_real=y_real, method=method,
-                        T=T, M=M, min_window=min_window, inner_optimizer=inner_optimizer,
-                        inner_lr=inner_lr, steps=steps, real_batch=real_batch, inner_batch=inner_batch,
-                        clip_factor=clip_factor, clip_ema=clip_ema, model_fn=model_fn, device=device, g=g,
-                        augment=augment, track_memory=track_memory, callback=callback, log_lr=log_lr,
-                        lr_lr=lr_lr, max_inner_steps=max_inner_steps)
-    meta = {"method": method, "ipc": ipc, "T": T, "M": M, "steps": steps, "inner_optimizer": inner_optimizer,
-            "inner_lr": float(log_lr.detach().exp()) if learn_lr else inner_lr, "inner_lr_init": inner_lr,
-            "learn_lr": learn_lr, "outer_lr": outer_lr, "learn_labels": learn_labels, "init": init,
-            "real_batch": real_batch, "min_window": min_window, **stats}
-    y_out = y_syn.detach().cpu().numpy() if learn_labels else labels.cpu().numpy()
+    y_syn = (torch.nn.functional.one_hot(labels, k).float().requires_grad_() if cfg.learn_labels else labels)
+    prob = _Problem(torch.as_tensor(x, device=device), torch.as_tensor(y, device=device), model_fn, device, g,
+                    augment, callback)
+    log_lr = (torch.tensor(math.log(cfg.inner_lr), dtype=torch.float32, device=device, requires_grad=True)
+              if cfg.learn_lr else None)
+    stats = _outer_loop([x_syn], [cfg.outer_lr], y_syn, cfg, prob, label_lr=cfg.outer_lr * cfg.label_lr_scale,
+                        log_lr=log_lr)
+    meta = {"method": cfg.method, "ipc": ipc, "T": cfg.T, "M": cfg.M, "steps": cfg.steps,
+            "inner_optimizer": cfg.inner_optimizer,
+            "inner_lr": float(log_lr.detach().exp()) if cfg.learn_lr else cfg.inner_lr, "inner_lr_init": cfg.inner_lr,
+            "learn_lr": cfg.learn_lr, "outer_lr": cfg.outer_lr, "learn_labels": cfg.learn_labels, "init": cfg.init,
+            "real_batch": cfg.real_batch, "min_window": cfg.min_window, **stats}
+    y_out = y_syn.detach().cpu().numpy() if cfg.learn_labels else labels.cpu().numpy()
     return DistilledSet(x_syn.detach().cpu().numpy(), y_out, meta)
 
 
-def boost(train: Any, *, block_ipc: int, n_blocks: int, beta: float = 0.1, steps_per_block: int = 500,
-          method: str = "rat_bptt", T: int = 100, M: int | None = 20, inner_optimizer: str = "adam",
-          inner_lr: float = 1e-3, outer_lr: float = 1e-3, model_fn: Callable[[], nn.Module],
-          device: Any = "cpu", generator: Any = None, real_batch: int = 256, inner_batch: int | None = None,
-          min_window: int = 0, clip_factor: float = 2.0, clip_ema: float = 0.9, init: str = "noise",
+def boost(train: Any, config: DistillConfig | None = None, *, block_ipc: int, n_blocks: int, beta: float = 0.1,
+          steps_per_block: int = 500, model_fn: Callable[[], nn.Module], device: Any = "cpu", generator: Any = None,
           augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
-          callback: Callable[[dict, torch.Tensor], None] | None = None) -> DistilledSet:
+          callback: Callable[[dict, torch.Tensor], None] | None = None, **options: Any) -> DistilledSet:
     """Boost-DD (paper Sec. 5): nested blocks of ``block_ipc`` images per class, ``n_blocks`` of them.
 
     Block 1 is distilled alone for ``steps_per_block`` outer steps. Block b >= 2 is initialised afresh
@@ -254,41 +297,44 @@ def boost(train: Any, *, block_ipc: int, n_blocks: int, beta: float = 0.1, steps
     learning rate being ``beta * outer_lr`` (beta = 0 freezes them: "strong" boosting; the paper's
     "boosting strength") [verified: reviews; the official repositories have no Boost-DD driver]. The
     images are stored block by block, so ``result.take(b * block_ipc)`` is the prefix of the first b
-    blocks, distilled to work on its own. Hard labels only. Other arguments as :func:`distill`.
+    blocks, distilled to work on its own. Hard labels only. ``config`` with ``options`` as
+    :func:`distill` (its ``steps`` is replaced by ``steps_per_block``; label and learning-rate learning,
+    ``max_inner_steps`` and ``track_memory`` are not options of boosting); other arguments as :func:`distill`.
     """
     x, y = as_arrays(train)
     check_int("block_ipc", block_ipc, low=1)
     check_int("n_blocks", n_blocks, low=1)
     check_real("beta", beta, low=0.0, high=1.0)
     check_int("steps_per_block", steps_per_block, low=0)
-    M = _check_common(block_ipc, method, T, M, inner_optimizer, inner_lr, outer_lr, steps_per_block,
-                      real_batch, inner_batch, min_window, clip_factor, clip_ema, init)
+    if "steps" in options:
+        raise ValueError("boost takes `steps_per_block`, not `steps`")
+    cfg = DistillConfig.make(config, **options, steps=steps_per_block)
+    fixed = {"learn_labels": False, "learn_lr": False, "max_inner_steps": None, "track_memory": False}
+    bad = sorted(key for key, value in fixed.items() if getattr(cfg, key) != value)
+    if bad:
+        raise ValueError(f"boost does not take {bad} (hard labels, a fixed inner rate, no budget)")
     if not callable(model_fn):
         raise ValueError("`model_fn` must be a callable returning an nn.Module")
     device = resolve_device(device)
     g = as_torch_generator(generator)
     k = int(y.max()) + 1
-    x_real = torch.as_tensor(x, device=device)
-    y_real = torch.as_tensor(y, device=device)
+    prob = _Problem(torch.as_tensor(x, device=device), torch.as_tensor(y, device=device), model_fn, device, g,
+                    augment)
     blocks: list[torch.Tensor] = []
     total = 0.0
     for b in range(n_blocks):
-        x0 = _init_images(init, x, y, block_ipc, k, g)
+        x0 = _init_images(cfg.init, x, y, block_ipc, k, g)
         blocks = [blk.detach().requires_grad_() for blk in blocks]
         blocks.append(torch.tensor(x0, dtype=torch.float32, device=device, requires_grad=True))
-        lrs = [beta * outer_lr] * b + [outer_lr]
+        lrs = [beta * cfg.outer_lr] * b + [cfg.outer_lr]
         labels = torch.arange(k).repeat(block_ipc * (b + 1)).to(device)
-        cb = None if callback is None else (lambda info, xs, b=b: callback({**info, "block": b}, xs))
-        stats = _outer_loop(blocks, lrs, labels, learn_labels=False, label_lr=0.0, x_real=x_real,
-                            y_real=y_real, method=method, T=T, M=M, min_window=min_window,
-                            inner_optimizer=inner_optimizer, inner_lr=inner_lr, steps=steps_per_block,
-                            real_batch=real_batch, inner_batch=inner_batch, clip_factor=clip_factor,
-                            clip_ema=clip_ema, model_fn=model_fn, device=device, g=g, augment=augment,
-                            track_memory=False, callback=cb)
+        prob.callback = None if callback is None else (lambda info, xs, b=b: callback({**info, "block": b}, xs))
+        stats = _outer_loop(blocks, lrs, labels, cfg, prob)
         total += stats["seconds_per_step"] * steps_per_block
     x_out = torch.cat([blk.detach() for blk in blocks]).cpu().numpy()
-    meta = {"method": f"boost_{method}", "ipc": block_ipc * n_blocks, "block_ipc": block_ipc,
-            "n_blocks": n_blocks, "beta": beta, "T": T, "M": M, "steps_per_block": steps_per_block,
-            "inner_optimizer": inner_optimizer, "inner_lr": inner_lr, "outer_lr": outer_lr, "init": init,
-            "real_batch": real_batch, "seconds_per_step": total / max(n_blocks * steps_per_block, 1)}
+    meta = {"method": f"boost_{cfg.method}", "ipc": block_ipc * n_blocks, "block_ipc": block_ipc,
+            "n_blocks": n_blocks, "beta": beta, "T": cfg.T, "M": cfg.M, "steps_per_block": steps_per_block,
+            "inner_optimizer": cfg.inner_optimizer, "inner_lr": cfg.inner_lr, "outer_lr": cfg.outer_lr,
+            "init": cfg.init, "real_batch": cfg.real_batch,
+            "seconds_per_step": total / max(n_blocks * steps_per_block, 1)}
     return DistilledSet(x_out, torch.arange(k).repeat(block_ipc * n_blocks).numpy(), meta)

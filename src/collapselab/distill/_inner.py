@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from collapselab._rng import torch_seed_scope
+from collapselab._rng import spawn_seed, torch_seed_scope
 from collapselab._validation import check_choice, check_real
 from collapselab.distill._memory import GraphMemory
 
@@ -174,8 +174,7 @@ def fresh_model(model_fn: Callable[[], nn.Module], generator: torch.Generator, d
     The module is built on the CPU inside ``torch.random.fork_rng`` seeded from ``generator``: the
     initialisation is reproducible and the caller's global RNG state is left as it was.
     """
-    seed = int(torch.randint(0, 2**62, (1,), generator=generator))
-    with torch_seed_scope(seed):
+    with torch_seed_scope(spawn_seed(generator)):
         net = model_fn()
     if not isinstance(net, nn.Module):
         raise ValueError(f"`model_fn` must return an nn.Module, got {type(net).__name__}")

@@ -9,7 +9,7 @@ Usable without the experiment framework::
     docs = lm.read_documents("my_corpus.jsonl")
     data = lm.prepare_text(docs, block_size=64, n_train=2000, n_val=50, n_test=200, rng=0)
     model = lm.small_gpt2(data.vocab_size, generator=torch.Generator().manual_seed(0))
-    lm.train_lm(model, data.splits.train, steps=200, generator=torch.Generator().manual_seed(1))
+    lm.train_causal_lm(model, data.splits.train, steps=200, generator=torch.Generator().manual_seed(1))
     lm.evaluate_lm(model, data)   # {"loss", "ppl", "bin_loss", "tail_loss"}
 """
 
@@ -43,11 +43,12 @@ from collapselab.lm.model import (
     train_tokenizer,
 )
 from collapselab.lm.pipeline import TextData, evaluate_lm, model_factory, prepare_text
-from collapselab.lm.train import lm_loss, lr_at, train_lm
+from collapselab.lm.train import lm_loss, lr_at, train_causal_lm
 
 __all__ = ["STRATEGIES", "ChainResult", "LMInputError", "Splits", "TextData", "bin_mass", "binned_loss",
            "check_model_dir", "evaluate_lm", "filter_logits", "frequency_bins", "generated_bin_mass", "init_gpt2_",
            "lm_loss", "load_causal_lm", "load_tokenizer", "lr_at", "model_factory", "perplexity", "prepare_text",
            "read_documents", "recursive_chain", "sample_continuations", "save_causal_lm", "small_gpt2", "split_blocks",
-           "synthesize_blocks", "token_counts", "token_nll", "tokenize_documents", "train_lm", "train_tokenizer",
+           "synthesize_blocks", "token_counts", "token_nll", "tokenize_documents", "train_causal_lm",
+           "train_tokenizer",
            "training_set"]

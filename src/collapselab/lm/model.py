@@ -1,7 +1,11 @@
 """Causal language models: a small GPT-2 built from a config (CPU default) and Hugging Face checkpoints
 loaded from a local folder (``local_files_only``, safetensors only), plus a tokenizer made offline.
 
-``transformers`` is imported lazily, so ``import collapselab.lm`` costs nothing until a model is built.
+:func:`load_causal_lm` / :func:`load_tokenizer` are the package's one Hugging Face loader (every caller,
+:mod:`collapselab.verification` included, goes through them): nothing is downloaded, pickle weights are
+refused (unpickling runs code), and every unusable folder is one :class:`LMInputError` with a one-line
+message naming it. ``transformers`` is imported lazily (:func:`_transformers`), so ``import
+collapselab.lm`` costs nothing until a model is built.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 
 from collapselab._validation import check_int
 from collapselab.lm._errors import LMInputError
@@ -22,6 +27,7 @@ _PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json", "tf_mode
 
 
 def _transformers():
+    """The ``transformers`` module, imported on first use, with its console logging and progress bars off."""
     try:
         import transformers
     except ImportError as exc:  # pragma: no cover - the package is a dependency
@@ -29,6 +35,11 @@ def _transformers():
     transformers.logging.set_verbosity_error()  # no console chatter from library calls
     transformers.logging.disable_progress_bar()
     return transformers
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type when the message is empty)."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def train_tokenizer(texts: Sequence[str], *, vocab_size: int = 1024):
@@ -118,7 +129,7 @@ def load_tokenizer(path: str | Path):
     try:
         tok = tf.AutoTokenizer.from_pretrained(p, local_files_only=True)
     except (OSError, ValueError) as exc:
-        raise LMInputError(f"model folder {str(p)!r}: no usable tokenizer ({str(exc).splitlines()[0]})") from None
+        raise LMInputError(f"model folder {str(p)!r}: no usable tokenizer ({_first_line(exc)})") from None
     if tok.eos_token_id is None:
         raise LMInputError(f"model folder {str(p)!r}: the tokenizer has no EOS token")
     if tok.pad_token is None:
@@ -128,14 +139,23 @@ def load_tokenizer(path: str | Path):
 
 def load_causal_lm(path: str | Path, *, device: str | torch.device = "cpu", dtype: str | None = None
                    ) -> tuple[Any, Any]:
-    """(model, tokenizer) from a local folder with ``AutoModelForCausalLM`` / ``AutoTokenizer``,
-    ``local_files_only=True`` and ``use_safetensors=True``. dtype: None (float32), "float32",
-    "bfloat16" or "float16". A tokenizer without a pad token reuses EOS."""
+    """(model, tokenizer) from the local folder ``path`` with ``AutoModelForCausalLM`` / ``AutoTokenizer``,
+    ``local_files_only=True`` and ``use_safetensors=True``; the model in eval mode on ``device``.
+
+    dtype: None or "float32" (float32 whatever the checkpoint stores), "bfloat16" or "float16". A
+    tokenizer without a pad token reuses EOS. A missing folder, a hub id, a folder without config.json
+    or safetensors weights (pickle-only included), or weights transformers cannot read raise
+    :class:`LMInputError` (one line naming the folder).
+    """
     if dtype not in (None, "float32", "bfloat16", "float16"):
         raise ValueError(f"`dtype` must be None, 'float32', 'bfloat16' or 'float16', got {dtype!r}")
     tok = load_tokenizer(path)
-    model = _transformers().AutoModelForCausalLM.from_pretrained(
-        check_model_dir(path), local_files_only=True, use_safetensors=True, dtype=getattr(torch, dtype or "float32"))
+    p = check_model_dir(path)
+    try:
+        model = _transformers().AutoModelForCausalLM.from_pretrained(
+            p, local_files_only=True, use_safetensors=True, dtype=getattr(torch, dtype or "float32"))
+    except (OSError, ValueError, SafetensorError) as exc:  # unreadable config or weights
+        raise LMInputError(f"model folder {str(p)!r}: no usable causal LM ({_first_line(exc)})") from None
     return model.to(device).eval(), tok
 
 

@@ -20,6 +20,8 @@ import math
 import torch
 from torch import nn
 
+from collapselab._rng import spawn_seed, torch_seed_scope
+
 _NORMS = (nn.LayerNorm, nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.GroupNorm, nn.InstanceNorm2d)
 
 
@@ -55,10 +57,9 @@ def init_parameters(module: nn.Module, generator: torch.Generator) -> nn.Module:
                     sub.reset_running_stats()
             elif callable(reset := getattr(sub, "reset_parameters", None)
                           or getattr(sub, "_reset_parameters", None)):
-                seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
+                seed = spawn_seed(generator)
                 devices = [p.device.index or 0 for p in own.values() if p.device.type == "cuda"]
-                with torch.random.fork_rng(devices=sorted(set(devices))):
-                    torch.manual_seed(seed)
+                with torch_seed_scope(seed, sorted(set(devices))):
                     reset()
             else:
                 raise ValueError(f"init_parameters does not know how to initialise {type(sub).__name__} "

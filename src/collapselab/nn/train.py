@@ -1,15 +1,17 @@
-"""A plain supervised training loop and accuracy evaluation, device- and generator-explicit."""
+"""The classifier trainer :func:`fit` (over the one loop, :mod:`collapselab.nn.loop`) and accuracy
+evaluation, device- and generator-explicit."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from collapselab._validation import check_choice, check_int, check_real
+from collapselab._validation import check_int
+from collapselab.nn.loop import TrainConfig, Trainer, autocast
 
 
 def iterate_minibatches(n: int, batch_size: int, generator: torch.Generator | None,
@@ -20,32 +22,37 @@ def iterate_minibatches(n: int, batch_size: int, generator: torch.Generator | No
         yield order[start:start + batch_size]
 
 
-def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 10, batch_size: int = 128,
-        lr: float = 1e-3, weight_decay: float = 0.0, optimizer: str = "adam",
+FIT = TrainConfig(optimizer="adam", lr=1e-3, schedule="constant", warmup_steps=0)
+"""The defaults of :func:`fit`: Adam at a constant rate; a cosine (``schedule="cosine"``) has no warm-up."""
+
+
+def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: TrainConfig | None = None, *,
+        epochs: int = 10, batch_size: int = 128,
         loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
         augment: Callable[[torch.Tensor, torch.Generator | None], torch.Tensor] | None = None,
         device: str | torch.device = "cpu", generator: torch.Generator | None = None,
-        schedule: str = "constant", grad_clip: float | None = None, decay_matrices_only: bool = False,
-        validation: tuple[torch.Tensor, torch.Tensor] | None = None, patience: int | None = None,
-        milestones: Sequence[int] = (), gamma: float = 0.1,
+        validation: tuple[torch.Tensor, torch.Tensor] | None = None,
         on_epoch_end: Callable[[int, nn.Module], None] | None = None,
         sampler: Callable[[int, torch.Generator | None], Iterable[torch.Tensor]] | None = None,
-        autocast: bool = True) -> list[float]:
+        **options: Any) -> list[float]:
     """Train ``model`` in place on (x, y) with mini-batches; returns the mean loss of each epoch.
 
-    The one classifier trainer of the project. ``y`` may be int64 labels (cross-entropy) or float soft
-    labels/targets with a custom ``loss_fn``. ``augment(xb, generator)`` transforms each input batch
-    (noise, shifts). The batch order comes from ``generator`` (CPU), so two calls with equal generators
-    train identically. Options (defaults: a plain constant-rate loop):
+    The one classifier trainer of the project, over the one loop (:class:`collapselab.nn.Trainer`).
+    ``config`` (default :data:`FIT`) with ``options`` (any :class:`TrainConfig` field: ``lr``,
+    ``optimizer``, ``weight_decay``, ``schedule``, ``milestones``, ``gamma``, ``grad_clip``,
+    ``decay_matrices_only``, ``patience``, ``autocast``, ...) sets the optimisation. ``y`` may be int64
+    labels (cross-entropy) or float soft labels/targets with a custom ``loss_fn``. ``augment(xb,
+    generator)`` transforms each input batch (noise, shifts). The batch order comes from ``generator``
+    (CPU), so two calls with equal generators train identically. Options:
 
-    * ``schedule="cosine"``: the rate follows lr * (1 + cos(pi t / T)) / 2 over the T optimiser steps;
-      ``schedule="multistep"``: the rate is multiplied by ``gamma`` at each epoch of ``milestones`` (as
-      the step drops of many papers' released code);
-    * ``grad_clip``: clip the global gradient norm;
-    * ``decay_matrices_only``: weight decay on parameters with >= 2 dimensions only (not biases, norms);
-    * ``validation=(x_val, y_val)`` with ``patience``: accuracy on the validation split after each epoch;
-      stop after ``patience`` epochs without improvement and restore the best epoch's weights;
-    * ``on_epoch_end(epoch, model)``: called after each epoch (0-based), e.g. to record a learning curve;
+    * ``schedule="cosine"``: lr (1 + cos(pi t / T)) / 2 over the T optimiser steps (the integer form
+      of :func:`collapselab.nn.lr_at` with no warm-up); ``schedule="multistep"``: the rate is multiplied
+      by ``gamma`` at each epoch of ``milestones`` (as the step drops of many papers' released code);
+    * ``validation=(x_val, y_val)``: accuracy on the validation split after each epoch (the
+      ``evaluate`` of early stopping); with ``patience``, stop after ``patience`` epochs without
+      improvement; the best epoch's weights are restored;
+    * ``on_epoch_end(epoch, model)``: called after each epoch (0-based, train mode), e.g. to record a
+      learning curve;
     * ``sampler(n, generator)``: the index batches of one epoch, in place of a shuffled pass over range(n)
       in ``batch_size`` chunks (then ``batch_size`` is unused), e.g. one random subset per epoch so that
       an "epoch" is one optimiser step and ``on_epoch_end`` sees every step.
@@ -53,76 +60,35 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 10,
     On CUDA the forward pass runs under bf16 autocast (the optimiser state stays float32), unless
     ``autocast=False`` (float32 throughout, for loops that must match a float32 reference).
     """
+    cfg = TrainConfig.make(config or FIT, **options)
     check_int("epochs", epochs, low=0)
     check_int("batch_size", batch_size, low=1)
-    check_real("lr", lr, low=0.0, low_open=True)
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"`x` and `y` must have the same length, got {x.shape[0]} and {y.shape[0]}")
-    check_choice("optimizer", optimizer, ("adam", "sgd", "adamw"))
-    check_choice("schedule", schedule, ("constant", "cosine", "multistep"))
-    if schedule == "multistep" and not milestones:
-        raise ValueError("`schedule='multistep'` needs `milestones` (epochs at which the rate drops)")
-    if patience is not None and validation is None:
+    if validation is not None:
+        xv, yv = validation
+        cfg = cfg.replace(evaluate=lambda m: accuracy(m, xv, yv, device=device), eval_every=None)
+    if cfg.patience is not None and cfg.evaluate is None:
         raise ValueError("`patience` needs `validation` data")
-    if sampler is not None and schedule == "cosine":
+    if sampler is not None and cfg.schedule == "cosine":
         raise ValueError("`schedule='cosine'` needs the number of steps, unknown with a custom `sampler`")
     sampler = sampler or (lambda n, gen: iterate_minibatches(n, batch_size, gen))
     loss_fn = loss_fn or F.cross_entropy
-    model.to(device).train()
-    params = [p for p in model.parameters() if p.requires_grad]
-    groups: list = ([{"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
-                     {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
-                    if decay_matrices_only else [{"params": params, "weight_decay": weight_decay}])
-    if optimizer == "adam":
-        opt = torch.optim.Adam(groups, lr=lr)
-    elif optimizer == "adamw":
-        opt = torch.optim.AdamW(groups, lr=lr)
-    else:
-        opt = torch.optim.SGD(groups, lr=lr, momentum=0.9)
-    total_steps = epochs * -(-x.shape[0] // batch_size)
-    autocast = autocast and torch.device(device).type == "cuda"
-    history, step = [], 0
-    best: tuple[float, dict] | None = None
-    bad_epochs = 0
-    for epoch in range(epochs):
-        total, count = 0.0, 0
-        model.train()
-        if schedule == "multistep":
-            for g in opt.param_groups:
-                g["lr"] = lr * gamma ** sum(epoch >= m for m in milestones)
-        for idx in sampler(x.shape[0], generator):
-            xb, yb = x[idx].to(device), y[idx].to(device)
-            if augment is not None:
-                xb = augment(xb, generator)
-            if schedule == "cosine":
-                for g in opt.param_groups:
-                    g["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / max(total_steps, 1)))
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
-                out = model(xb)
-            loss = loss_fn(out.float() if autocast else out, yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if grad_clip is not None:
-                nn.utils.clip_grad_norm_(params, grad_clip)
-            opt.step()
-            step += 1
-            total += loss.item() * len(idx)
-            count += len(idx)
-        history.append(total / max(count, 1))
-        if on_epoch_end is not None:
-            on_epoch_end(epoch, model)
-        if validation is not None:
-            score = accuracy(model, *validation, device=device)
-            if best is None or score > best[0]:
-                best, bad_epochs = (score, {k: v.detach().clone() for k, v in model.state_dict().items()}), 0
-            else:
-                bad_epochs += 1
-            if patience is not None and bad_epochs >= patience:
-                break
-    if best is not None:
-        model.load_state_dict(best[1])
-    model.eval()
-    return history
+    amp = cfg.autocast and torch.device(device).type == "cuda"
+
+    def batch_loss(idx: torch.Tensor) -> torch.Tensor:
+        xb, yb = x[idx].to(device), y[idx].to(device)
+        if augment is not None:
+            xb = augment(xb, generator)
+        with autocast(device, amp):
+            out = model(xb)
+        return loss_fn(out.float() if amp else out, yb)
+
+    batches_per_epoch = (x.shape[0] + batch_size - 1) // batch_size
+    steps = epochs * ((batches_per_epoch + cfg.grad_accum - 1) // cfg.grad_accum)  # the schedule's length
+    trainer = Trainer(model, cfg, steps=steps, device=device)
+    return trainer.run(batch_loss, lambda _: sampler(x.shape[0], generator), epochs=epochs,
+                       on_epoch_end=on_epoch_end).epoch_losses
 
 
 @torch.no_grad()

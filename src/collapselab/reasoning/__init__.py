@@ -25,6 +25,7 @@ from collapselab.reasoning._tasks import (
                                           vocabulary,
 )
 from collapselab.reasoning._train import (
+                                          CoTConfig,
                                           CoTData,
                                           MinWidth,
                                           TrainResult,
@@ -38,7 +39,7 @@ from collapselab.reasoning._train import (
                                           train_cot_model,
 )
 
-__all__ = ["TASKS", "CoTData", "Example", "MinWidth", "SolverMismatch", "TrainResult", "Vocabulary",
+__all__ = ["TASKS", "CoTConfig", "CoTData", "Example", "MinWidth", "SolverMismatch", "TrainResult", "Vocabulary",
            "attention_flops_per_token", "cot_datasets", "cot_flops", "decode_time_per_token", "ed_table",
            "edit_distance", "encode_batch", "encode_examples", "evaluate_expression", "exact_match", "generate",
            "generation_time_per_token", "greedy_solve", "lis_dp", "lis_length", "min_width", "problem_key",

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from collapselab._rng import as_rng
 from collapselab._validation import check_choice, check_int
 
 TASKS = ("lis", "ed", "arithmetic")
@@ -327,7 +328,7 @@ def generate(task: str, size: int, count: int, *, seed: int | np.random.Generato
     check_choice("task", task, TASKS)
     size = check_int("size", size, low=1 if task != "lis" else 2)
     count = check_int("count", count, low=0)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = as_rng(seed)
     if task == "lis":
         nr = check_int("number_range", number_range if number_range is not None else 4 * size + 10, low=3)
         make = functools.partial(_lis_example, number_range=nr)

@@ -3,13 +3,14 @@
 Data: :func:`cot_datasets` draws *distinct* problems (a problem is its prompt; the CoT and answer are
 functions of it) and splits them into train / validation / test sets that are disjoint by
 construction. Loss: next-token cross-entropy on the CoT, answer and end-of-sequence tokens only (the
-prompt is given), trained by :func:`collapselab.nn.train_lm` (AdamW with decay groups, warm-up and
+prompt is given), trained by :func:`collapselab.nn.train_decoder` (AdamW with decay groups, warm-up and
 cosine decay, clipping, early stopping on validation exact match). Exact match: the whole CoT and
 answer.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -18,7 +19,8 @@ import torch
 
 from collapselab._rng import as_rng
 from collapselab._validation import check_int, check_real
-from collapselab.nn.lm_train import train_lm
+from collapselab.nn.lm_train import DECODER, train_decoder
+from collapselab.nn.loop import TrainConfig
 from collapselab.nn.transformer import DecoderLM
 from collapselab.reasoning._tasks import EOS, PAD, Example, Vocabulary, generate, vocabulary
 
@@ -37,7 +39,7 @@ def encode_batch(examples: Sequence[Example], vocab: Vocabulary, device="cpu"):
 
 
 def encode_examples(examples: Sequence[Example], vocab: Vocabulary) -> tuple[torch.Tensor, torch.Tensor]:
-    """(tokens (n, T), loss_mask (n, T - 1)) for :func:`collapselab.nn.train_lm`: right-padded rows of
+    """(tokens (n, T), loss_mask (n, T - 1)) for :func:`collapselab.nn.train_decoder`: right-padded rows of
     prompt + target, the mask true on the target tokens (CoT, answer, <eos>)."""
     x, y, m = encode_batch(examples, vocab)
     return torch.cat([x, y[:, -1:]], 1), m
@@ -145,40 +147,88 @@ class TrainResult:
     steps: int = 0  # optimiser steps run (fewer than asked when early stopping fired)
 
 
-def train_cot_model(task: str, size: int, *, width: int, attention: str = "softmax", n_layers: int = 2,
-                    n_heads: int = 2, steps: int = 2000, batch_size: int = 64, lr: float = 3e-3,
-                    weight_decay: float = 0.01, n_train: int = 20000, n_val: int = 0, n_test: int = 500,
-                    eval_every: int = 100, patience: int | None = None, stop_at: float | None = None,
-                    attn_kwargs: dict | None = None, task_kwargs: dict | None = None, seed: int = 0,
-                    data: CoTData | None = None, device: str | torch.device = "cpu") -> TrainResult:
+@dataclass(frozen=True)
+class CoTConfig:
+    """The model and the training run of :func:`train_cot_model` (all but the width, data and seed).
+
+    Model: a :class:`DecoderLM` with ``attention`` (softmax | sparse | linear, ``attn_kwargs``),
+    ``n_layers``, ``n_heads``. Run: ``steps`` AdamW steps of ``batch_size`` rows at peak rate ``lr``
+    (warm-up over 5% of the steps, cosine to 0), ``weight_decay`` on matrices; with a validation set,
+    exact match on it every ``eval_every`` steps, stopping at ``stop_at`` or after ``patience``
+    evaluations without improvement. Data (when :func:`train_cot_model` draws it): ``n_train``,
+    ``n_val``, ``n_test`` distinct problems. Build one with ``CoTConfig(steps=...)`` or
+    ``CoTConfig.make(base, **options)`` (unknown keys are a ValueError listing the valid ones).
+    """
+
+    attention: str = "softmax"
+    n_layers: int = 2
+    n_heads: int = 2
+    attn_kwargs: dict | None = None
+    steps: int = 2000
+    batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 0.01
+    eval_every: int = 100
+    patience: int | None = None
+    stop_at: float | None = None
+    n_train: int = 20000
+    n_val: int = 0
+    n_test: int = 500
+
+    def __post_init__(self) -> None:
+        check_int("steps", self.steps, low=1)
+        check_int("batch_size", self.batch_size, low=1)
+        check_real("lr", self.lr, low=0.0, low_open=True)
+
+    @classmethod
+    def make(cls, config: CoTConfig | None = None, **options) -> CoTConfig:
+        """``config`` (default: ``CoTConfig()``) with ``options`` applied."""
+        valid = tuple(f.name for f in dataclasses.fields(cls))
+        bad = sorted(set(options) - set(valid))
+        if bad:
+            raise ValueError(f"unknown train_cot_model option(s) {bad}; valid keys: {valid}")
+        if config is not None and not isinstance(config, CoTConfig):
+            raise ValueError(f"`config` must be a CoTConfig, got {type(config).__name__}")
+        return dataclasses.replace(config or cls(), **options)
+
+    def train_config(self) -> TrainConfig:
+        """The :class:`collapselab.nn.TrainConfig` of the run (the decoder trainer's defaults otherwise)."""
+        return DECODER.replace(lr=self.lr, weight_decay=self.weight_decay, warmup=0.05, min_lr_ratio=0.0,
+                               eval_every=self.eval_every, patience=self.patience, target=self.stop_at)
+
+
+def train_cot_model(task: str, size: int, config: CoTConfig | None = None, *, width: int, seed: int = 0,
+                    data: CoTData | None = None, task_kwargs: dict | None = None,
+                    device: str | torch.device = "cpu", **options) -> TrainResult:
     """Train a fresh :class:`DecoderLM` of width ``width``; report exact match on the test set.
 
-    The sets are :func:`cot_datasets` of ``seed`` unless ``data`` gives them (e.g. the same sets for
-    several widths and attentions). The initialisation and batch order come from ``torch.Generator``s
-    seeded with ``seed``. With a validation set, training evaluates exact match on it every
-    ``eval_every`` steps, stops once it reaches ``stop_at`` or after ``patience`` evaluations without
-    improvement, and keeps the best weights (:func:`collapselab.nn.train_lm`).
+    ``config`` (default ``CoTConfig()``) with ``options`` (any :class:`CoTConfig` field: ``steps``,
+    ``lr``, ``n_layers``, ``patience``, ...) sets the model and the run. The sets are
+    :func:`cot_datasets` of ``seed`` unless ``data`` gives them (e.g. the same sets for several widths
+    and attentions). The initialisation and batch order come from ``torch.Generator``s seeded with
+    ``seed``. With a validation set, training evaluates exact match on it every ``eval_every`` steps,
+    stops once it reaches ``stop_at`` or after ``patience`` evaluations without improvement, and keeps
+    the best weights (:func:`collapselab.nn.train_decoder`).
     """
+    cfg = CoTConfig.make(config, **options)
     check_int("width", width, low=1)
-    check_int("steps", steps, low=1)
-    check_int("batch_size", batch_size, low=1)
-    check_real("lr", lr, low=0.0, low_open=True)
     if data is None:
-        data = cot_datasets(task, size, n_train, n_test, n_val=n_val, seed=seed, task_kwargs=task_kwargs)
+        data = cot_datasets(task, size, cfg.n_train, cfg.n_test, n_val=cfg.n_val, seed=seed, task_kwargs=task_kwargs)
     train, val, test = list(data.train), list(data.val), list(data.test)
     if not train or not test:
         raise ValueError("`data` must hold non-empty train and test example lists")
     vocab = vocabulary(task, size, **(task_kwargs or {}))
     max_len = max(len(ex.prompt) + len(ex.target) for ex in train + val + test)
     device = torch.device(device)
+    # initialisation from ``seed``, batch order from ``seed + 2**20``: kept as they are (the stored
+    # results were drawn with these seeds); a child drawn by ``_rng.spawn`` would change every run
     g_init, g_batch = (torch.Generator().manual_seed(seed + k) for k in (0, 1 << 20))
-    model = DecoderLM(len(vocab), d_model=width, n_layers=n_layers, n_heads=n_heads, max_len=max_len,
-                      attention=attention, attn_kwargs=attn_kwargs, generator=g_init).to(device)
+    model = DecoderLM(len(vocab), d_model=width, n_layers=cfg.n_layers, n_heads=cfg.n_heads, max_len=max_len,
+                      attention=cfg.attention, attn_kwargs=cfg.attn_kwargs, generator=g_init).to(device)
     tokens, mask = encode_examples(train, vocab)
     evaluate = (lambda m: exact_match(m, val, vocab, device=device)) if val else None
-    res = train_lm(model, tokens, mask, steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                   warmup=0.05, min_lr_ratio=0.0, evaluate=evaluate, eval_every=eval_every, patience=patience,
-                   target=stop_at, generator=g_batch, device=device)
+    res = train_decoder(model, tokens, mask, cfg.train_config(), steps=cfg.steps, batch_size=cfg.batch_size,
+                        evaluate=evaluate, generator=g_batch, device=device)
     return TrainResult(model, vocab, res.losses, exact_match(model, test, vocab, device=device),
                        res.best_score, res.steps_run)
 

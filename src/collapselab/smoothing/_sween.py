@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from collapselab._rng import as_torch_generator
+from collapselab._rng import as_torch_generator, spawn
 from collapselab._validation import check_choice, check_int, check_real
 
 RULES = ("ztest", "bound")
@@ -86,8 +86,7 @@ class SWEEN(nn.Module):
         if x.shape[0] != y.shape[0]:
             raise ValueError(f"`x` and `y` must have the same length, got {x.shape[0]} and {y.shape[0]}")
         gen = as_torch_generator(generator)  # CPU: batch order; the noise gets its own device generator
-        noise_gen = torch.Generator(device=device)
-        noise_gen.manual_seed(int(torch.randint(0, 2**62, (1,), generator=gen)))
+        noise_gen = spawn(gen, device)
 
         def noisy(xb: torch.Tensor, g: torch.Generator | None) -> torch.Tensor:
             return xb + sigma * torch.randn(xb.shape, generator=noise_gen, device=xb.device)
@@ -260,8 +259,7 @@ def train_with_noise(model: nn.Module, x: torch.Tensor, y: torch.Tensor, sigma: 
 
     sigma = check_real("sigma", sigma, low=0.0)
     gen = as_torch_generator(generator)
-    noise_gen = torch.Generator(device=device)
-    noise_gen.manual_seed(int(torch.randint(0, 2**62, (1,), generator=gen)))
+    noise_gen = spawn(gen, device)
 
     def noisy(xb: torch.Tensor, g: torch.Generator | None) -> torch.Tensor:
         if augment is not None:

@@ -1,16 +1,15 @@
 """Hugging Face causal language models for the summarisation pipeline (``--set model=PATH``).
 
-``transformers`` is an optional dependency, imported only here and only when a model folder is
-given. Everything runs on the ``device`` passed in (``"cuda"`` for a GPU). The prompt format is
-"Document: {document}\\nSummary:" followed by " {summary}" and the tokenizer's EOS; the fine-tuning
-loss covers the summary tokens only (prompt labels are -100).
+The functions take a (model, tokenizer) pair loaded by :func:`collapselab.lm.load_causal_lm`, the
+package's one local loader (``local_files_only``, safetensors only, :class:`collapselab.lm.LMInputError`
+for an unusable folder). Everything runs on the ``device`` passed in (``"cuda"`` for a GPU). The prompt
+format is "Document: {document}\\nSummary:" followed by " {summary}" and the tokenizer's EOS; the
+fine-tuning loss covers the summary tokens only (prompt labels are -100).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -18,35 +17,6 @@ import torch
 from collapselab._rng import torch_seed_scope
 from collapselab._validation import check_int, check_real
 from collapselab.nn.lm_train import train_steps
-
-
-def _transformers():
-    try:
-        import transformers
-    except ImportError as exc:
-        raise ImportError("`model=PATH` needs the optional `transformers` package "
-                          "(pip install transformers); the default tiny model does not") from exc
-    return transformers
-
-
-def load_causal_lm(path: str | Path, *, device: str | torch.device = "cpu",
-                   dtype: str | None = None) -> tuple[Any, Any]:
-    """(model, tokenizer) from a local Hugging Face folder (``local_files_only``: never downloads).
-
-    dtype: None (the checkpoint's own), "float32", "bfloat16" or "float16". A tokenizer without a
-    pad token reuses EOS; padding is on the left, as generation needs.
-    """
-    path = Path(path)
-    if not path.is_dir():
-        raise ValueError(f"`model` must be a local Hugging Face model folder, got {str(path)!r}")
-    tf = _transformers()
-    torch_dtype = getattr(torch, dtype) if dtype else "auto"
-    tok = tf.AutoTokenizer.from_pretrained(path, local_files_only=True)
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
-    tok.padding_side = "left"
-    model = tf.AutoModelForCausalLM.from_pretrained(path, local_files_only=True, torch_dtype=torch_dtype)
-    return model.to(device).eval(), tok
 
 
 def _prompt(document: str) -> str:
@@ -109,7 +79,7 @@ def sample_summaries(model, tok, documents: Sequence[str], *, num_samples: int, 
     with torch_seed_scope(seed, devices):  # the global generator is restored on exit
         for s in range(0, len(documents), batch_size):
             chunk = [_prompt(d) for d in documents[s:s + batch_size]]
-            enc = tok(chunk, return_tensors="pt", padding=True).to(device)
+            enc = tok(chunk, return_tensors="pt", padding=True, padding_side="left").to(device)  # as generation needs
             gen = model.generate(**enc, do_sample=temperature > 0, temperature=temperature or None,
                                  num_return_sequences=num_samples, max_new_tokens=max_new_tokens,
                                  pad_token_id=tok.pad_token_id)

@@ -16,20 +16,11 @@ import torch.nn.functional as F
 
 from collapselab._rng import as_torch_generator
 from collapselab._validation import check_int, check_real
-from collapselab.nn.lm_train import train_lm
+from collapselab.nn.lm_train import train_decoder
 from collapselab.nn.transformer import DecoderLM
 
 # allowed(step, prefix (N, t) answer tokens so far) -> (N, V) or (V,) bool mask of permitted tokens
 AllowedFn = Callable[[int, torch.Tensor], torch.Tensor]
-
-
-def _answer_logits(model: DecoderLM, idx: torch.Tensor, start: int) -> torch.Tensor:
-    """Logits at positions >= start only (the vocabulary head is the costly part for large V)."""
-    T = idx.shape[1]
-    x = model.tok(idx) + model.pos(torch.arange(T, device=idx.device))  # (B, T, C)
-    for block in model.blocks:
-        x = block(x)
-    return model.head(model.ln_f(x[:, start:]))  # (B, T - start, V)
 
 
 def train_prompt_answer(model: DecoderLM, prompts: torch.Tensor, answers: torch.Tensor,
@@ -39,7 +30,7 @@ def train_prompt_answer(model: DecoderLM, prompts: torch.Tensor, answers: torch.
     """Train ``model`` in place for ``steps`` AdamW steps on minibatches drawn with replacement.
 
     prompts (n, P) and answers (n, A) int64; answer_mask (n, A) bool (default all true). The loop is
-    :func:`collapselab.nn.train_lm` (decay on matrices only, gradient clipping at 1): the learning
+    :func:`collapselab.nn.train_decoder` (decay on matrices only, gradient clipping at 1): the learning
     rate warms up linearly over ``warmup * steps`` then decays by a cosine to lr / 10. Returns the
     loss of every step.
     """
@@ -55,9 +46,9 @@ def train_prompt_answer(model: DecoderLM, prompts: torch.Tensor, answers: torch.
     tokens = torch.cat([prompts, answers], 1)  # (n, P + A)
     loss_mask = torch.zeros(n, tokens.shape[1] - 1, dtype=torch.bool)
     loss_mask[:, P - 1:] = answer_mask.cpu()  # position P-1 (separator) predicts answer[0]
-    res = train_lm(model, tokens, loss_mask, steps=steps, batch_size=batch_size, lr=lr,
-                   weight_decay=weight_decay, warmup=warmup, min_lr_ratio=0.1, grad_clip=1.0,
-                   generator=as_torch_generator(generator), device=device)
+    res = train_decoder(model, tokens, loss_mask, steps=steps, batch_size=batch_size, lr=lr,
+                        weight_decay=weight_decay, warmup=warmup, min_lr_ratio=0.1, grad_clip=1.0,
+                        generator=as_torch_generator(generator), device=device)
     return res.losses
 
 
@@ -94,7 +85,7 @@ class _Stepper:
         if self.cache:
             logits = self.logits
         else:
-            logits = _answer_logits(self.model, self.rows, self.rows.shape[1] - 1)[:, -1]
+            logits = self.model(self.rows, start=self.rows.shape[1] - 1)[:, -1]  # the head at the last position only
         return F.log_softmax(logits.float(), -1)  # (N, V)
 
     def advance(self, source: torch.Tensor, tokens: torch.Tensor, last: bool) -> None:
@@ -234,7 +225,7 @@ def answer_logprob(model: DecoderLM, prompts: torch.Tensor, answers: torch.Tenso
     out = []
     for s in range(0, prompts.shape[0], batch_size):
         seq = torch.cat([prompts[s:s + batch_size], answers[s:s + batch_size]], 1).to(device)
-        logp = F.log_softmax(_answer_logits(model, seq[:, :-1], P - 1).float(), -1)  # (b, A, V)
+        logp = F.log_softmax(model(seq[:, :-1], start=P - 1).float(), -1)  # (b, A, V): the head at answer positions
         tok = logp.gather(2, seq[:, P:, None]).squeeze(2)  # (b, A)
         out.append((tok * answer_mask[s:s + batch_size].to(device)).sum(1).cpu())
     return torch.cat(out)

@@ -22,8 +22,9 @@ import torch
 
 from collapselab._rng import as_torch_generator
 from collapselab._validation import check_int, check_real
+from collapselab.lm import load_causal_lm
 from collapselab.verification._eigen import new_model
-from collapselab.verification._hf import finetune_causal_lm, load_causal_lm, sample_summaries, summary_logprob
+from collapselab.verification._hf import finetune_causal_lm, sample_summaries, summary_logprob
 from collapselab.verification._seqmodel import answer_logprob, beam_search, sample_answers, train_prompt_answer
 from collapselab.verification._summarize import EOS, WordVocab, summary_length
 
@@ -77,8 +78,9 @@ class TinySummarizer:
 
 
 class HFSummarizer:
-    """A local Hugging Face causal LM (folder ``path``), fine-tuned on summary tokens; needs the optional
-    ``transformers``. dtype: "float32" / "bfloat16" / "float16" or None; max_new_tokens: longest sample."""
+    """A local Hugging Face causal LM (folder ``path``, loaded by :func:`collapselab.lm.load_causal_lm`:
+    safetensors only, else :class:`collapselab.lm.LMInputError`), fine-tuned on summary tokens. dtype:
+    None / "float32" (float32), "bfloat16" or "float16"; max_new_tokens: longest sample."""
 
     def __init__(self, path: str, *, dtype: str | None = None, batch_size: int = 8, lr: float = 2e-5,
                  temperature: float = 1.0, max_new_tokens: int = 64, device: str | torch.device = "cpu"):

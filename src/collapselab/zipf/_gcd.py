@@ -21,7 +21,7 @@ import torch
 
 from collapselab._rng import SeedLike, as_rng, as_torch_generator
 from collapselab._validation import check_int, check_real
-from collapselab.nn import DecoderLM, init_parameters, iterate_minibatches, sequence_loss
+from collapselab.nn import DecoderLM, TrainConfig, Trainer, init_parameters, iterate_minibatches, sequence_loss
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,9 @@ def new_gcd_model(task: GCDTask, *, d_model: int = 64, n_layers: int = 2, n_head
 class GCDLearner:
     """A GCD transformer with its AdamW optimiser, trained by passes over the pairs it is given.
 
+    The loop is the project's one (:class:`collapselab.nn.Trainer`, kept across calls): plain AdamW at a
+    constant rate, no clipping, float32 on every device.
+
     ``train(a, b, answers)`` makes one pass in a random order (from ``generator``) with the next-token
     cross-entropy on the answer digits only; repeated calls continue the same optimisation, so feeding
     fresh pairs at each call is online training (one optimiser step per ``batch_size`` samples).
@@ -143,7 +146,11 @@ class GCDLearner:
         self.device = torch.device(device)
         self.model = new_gcd_model(task, d_model=d_model, n_layers=n_layers, n_heads=n_heads,
                                    generator=self.generator, device=self.device)
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=lr, weight_decay=weight_decay)
+        # the one loop (collapselab.nn.Trainer): plain AdamW at a constant rate, float32, no clipping;
+        # the trainer (its optimiser state) persists across train() calls
+        config = TrainConfig(optimizer="adamw", lr=lr, weight_decay=weight_decay, autocast=False)
+        self._trainer = Trainer(self.model, config, device=self.device)
+        self.optimizer = self._trainer.optimizer
         mask = torch.zeros(task.seq_len - 1, dtype=torch.bool)
         mask[task.prompt_len - 1:] = True  # positions whose next token is an answer digit
         self._mask = mask.to(self.device)
@@ -158,19 +165,15 @@ class GCDLearner:
                              f"{answers.shape}")
         seq = torch.as_tensor(self.task.sequences(a, b, answers), dtype=torch.long)  # (n, 3L + 2)
         x, y = seq[:, :-1], seq[:, 1:]  # y[t] is the token after x[..t]
-        self.model.train()
-        total = 0.0
-        for idx in iterate_minibatches(len(seq), self.batch_size, self.generator):
+        def batch_loss(idx: torch.Tensor) -> torch.Tensor:
             xb, yb = x[idx].to(self.device), y[idx].to(self.device)
-            loss = sequence_loss(self.model(xb), yb, self._mask.expand_as(yb))
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            total += float(loss.detach()) * len(idx)
-            self.steps_ += 1
+            return sequence_loss(self.model(xb), yb, self._mask.expand_as(yb))
+
+        history = self._trainer.run(batch_loss, lambda _: iterate_minibatches(len(seq), self.batch_size,
+                                                                              self.generator))
+        self.steps_ += history.steps_run
         self.samples_ += len(seq)
-        self.model.eval()
-        return total / max(len(seq), 1)
+        return history.epoch_losses[0]
 
     def predict(self, a, b) -> np.ndarray:
         """Greedy answers of the model (see :func:`predict_gcd`)."""

@@ -17,7 +17,7 @@ def table(clean_auroc, attacked_auroc, se):
     rows = []
     for m in BNNS:
         for eps, a in ((0.0, clean_auroc), (0.1, attacked_auroc)):
-            rows.append({"method": m, "eps": eps, "auroc_entropy": a, "se_entropy": se,
+            rows.append({"method": m, "eps": eps, "seeds": 1, "auroc_entropy": a, "se_entropy": se,
                          "auroc_mutual_information": a, "se_mutual_information": se})
     return pd.DataFrame(rows)
 

@@ -35,6 +35,16 @@ def test_side_pruner():
     assert judge(NAME, "side-pruner", settings(n=12)).status == "INCONCLUSIVE"  # too few settings for 90%
 
 
+def test_side():
+    assert judge(NAME, "side", settings(n=80)).status == "PASS"
+    # the x-dependent verifier's accuracy off the p* side in 30 of 80 settings (the pruner's still agrees)
+    t = settings(n=80, wrong_side=30)["settings"]
+    t["accuracy_pruner"] = settings(n=80)["settings"]["accuracy_pruner"]
+    assert judge(NAME, "side", {"settings": t}).status == "FAIL"
+    assert judge(NAME, "side-pruner", {"settings": t}).status == "PASS"
+    assert judge(NAME, "side", settings(n=12)).status == "INCONCLUSIVE"
+
+
 def test_limit():
     assert judge(NAME, "limit", settings()).status == "PASS"
     assert judge(NAME, "limit", settings(limit_dev=0.05)).status == "FAIL"

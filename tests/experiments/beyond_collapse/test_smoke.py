@@ -46,7 +46,8 @@ def test_eigenvalue_metrics(reports):
     assert len(f) == 1 and f["generator_accuracy"].between(0, 1).all()
     runs = {(r["strategy"], r["size"]) for r in f["runs"].iloc[0]}
     assert {("none", 8), ("none", 16), ("best-of-k", 16)} <= runs
-    assert {s for s, _ in runs} <= {"none", "oracle", "best-of-k", "noisy"}
+    assert {s for s, _ in runs} <= {"none", "oracle", "best-of-k", "noisy", "real"}
+    assert {("real", 8), ("real", 16)} <= runs  # the real-data control at every declared size
     assert f["pool_bestofk_accuracy"].iloc[0] >= f["pool_top1_accuracy"].iloc[0]
 
 

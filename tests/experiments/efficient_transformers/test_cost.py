@@ -23,8 +23,11 @@ def test_formula_predicts_time_pass_fail_inconclusive():
 
 
 def test_linear_time_flat_pass_fail():
-    assert judge(EXP, "linear-time-flat", slopes(lambda a, r: FORMULA[a] + 0.01 * r)).status == "PASS"
-    same = slopes(lambda a, r: 0.5 + 0.01 * r * (a == "linear"))
+    # a paired test over replicates: the exact sign-flip test needs >= 5 (4 can never reach p < 0.05)
+    assert judge(EXP, "linear-time-flat", slopes(lambda a, r: FORMULA[a] + 0.01 * r, reps=5)).status == "PASS"
+    four = judge(EXP, "linear-time-flat", slopes(lambda a, r: FORMULA[a] + 0.01 * r))
+    assert four.status == "INCONCLUSIVE" and "needs >= 5 replicates" in four.needs
+    same = slopes(lambda a, r: 0.5 + 0.01 * r * (a == "linear"), reps=5)
     assert judge(EXP, "linear-time-flat", same).status == "FAIL"
 
 

@@ -78,6 +78,11 @@ def test_efficient_sqrt_pass_fail_inconclusive():
     assert judge_("efficient-sqrt", grew).status == "PASS"
     few = tables(theory, reps=2)
     assert judge_("efficient-sqrt", few).status == "INCONCLUSIVE"
+    # every attention's width grows (the quick budget: standard exponent ~2): the same test would pass for the
+    # standard model, so the efficient exponent > 0.25 discriminates nothing and is not judged
+    all_grow = tables(lambda t, a, L, r: theory(t, "sparse", L, r))
+    v = judge_("efficient-sqrt", all_grow)
+    assert v.status == "INCONCLUSIVE" and "not shown flat" in v.measured
 
 
 def test_efficient_vs_standard_pass_fail():

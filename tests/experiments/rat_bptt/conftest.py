@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 
-def _paired_rows(groups, a: str, b: str, gap: float, noise: float, key: str = "method", reps: int = 3,
+def _paired_rows(groups, a: str, b: str, gap: float, noise: float, key: str = "method", reps: int = 6,
                 base: float = 0.8, extra: dict | None = None, seed: int = 0) -> pd.DataFrame:
     """Rows (group..., key, replicate, acc) with acc(a) - acc(b) = gap + noise * N(0, 1) per replicate."""
     r = np.random.default_rng(seed)

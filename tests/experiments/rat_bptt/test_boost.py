@@ -9,7 +9,7 @@ from collapselab.core.testing import judge
 NAME = "rat-bptt/boost"
 
 
-def _table(direct_minus_oneshot, boost_minus_oneshot, noise=0.003, budgets=(1, 2, 3), reps=3, seed=0):
+def _table(direct_minus_oneshot, boost_minus_oneshot, noise=0.003, budgets=(1, 2, 3), reps=6, seed=0):
     r = np.random.default_rng(seed)
     rows = []
     for k in budgets:

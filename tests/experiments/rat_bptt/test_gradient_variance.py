@@ -12,7 +12,7 @@ from collapselab.experiments.rat_bptt.gradient_variance import relative_variance
 NAME = "rat-bptt/gradient-variance"
 
 
-def _per_seed(log_ratio, noise=0.05, reps=3, seed=0):
+def _per_seed(log_ratio, noise=0.05, reps=6, seed=0):
     r = np.random.default_rng(seed)
     rows = []
     for rep in range(reps):

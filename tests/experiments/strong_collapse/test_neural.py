@@ -34,20 +34,36 @@ def test_clean_keeps_falling_pass_fail_inconclusive():
     assert judge(EXP, "clean-keeps-falling", {"summary": _summary(se=0.05)}).status == "INCONCLUSIVE"
 
 
+def _gaps(first, last, p2=0.5):
+    return pd.DataFrame([{"model": "mlp", "p2": p2, "replicate": i, "n_first": 232, "n_last": 3700,
+                          "gap_first": a, "gap_last": b} for i, (a, b) in enumerate(zip(first, last))])
+
+
+RISING = ([0.02, 0.03, 0.01, 0.02, 0.03], [0.11, 0.12, 0.10, 0.11, 0.12])
+
+
 def test_synthetic_flattens_pass_fail_inconclusive():
-    # floor p2^2 c2 = 0.1 >= 25% of the clean 0.15; E_syn(n_max) = 0.15 + 0.1 + 0.01 (inside +-30% of the floor)
-    tables = {"summary": _summary(), "replicate_slopes": _slopes(CLEAN, FLAT)}
+    # floor p2^2 c2 = 0.1 >= 25% of the clean 0.15: judged
+    tables = {"summary": _summary(), "replicate_slopes": _slopes(CLEAN, FLAT), "replicate_gaps": _gaps(*RISING)}
     assert judge(EXP, "synthetic-flattens", tables).status == "PASS"
-    steep = {"summary": _summary(), "replicate_slopes": _slopes(CLEAN, [-0.6, -0.62, -0.58, -0.61,
-                                                                                          -0.59])}
+    steep = dict(tables, replicate_slopes=_slopes(CLEAN, [-0.6, -0.62, -0.58, -0.61, -0.59]))
     assert judge(EXP, "synthetic-flattens", steep).status == "FAIL"
-    no_floor = {"summary": _summary(e_syn=(0.20, 0.16)), "replicate_slopes": _slopes(CLEAN, FLAT)}
-    assert judge(EXP, "synthetic-flattens", no_floor).status == "FAIL"  # E barely above the clean error
-    few = {"summary": _summary(), "replicate_slopes": _slopes(CLEAN[:2], FLAT[:2])}
+    # the synthetic curve keeps pace with the clean one: the gap does not rise
+    level = dict(tables, replicate_gaps=_gaps([0.10, 0.11, 0.10, 0.09, 0.10], [0.10, 0.10, 0.11, 0.09, 0.10]))
+    assert judge(EXP, "synthetic-flattens", level).status == "FAIL"
+    few = {"summary": _summary(), "replicate_slopes": _slopes(CLEAN[:2], FLAT[:2]),
+           "replicate_gaps": _gaps(RISING[0][:2], RISING[1][:2])}
     assert judge(EXP, "synthetic-flattens", few).status == "INCONCLUSIVE"
-    small_floor = {"summary": _summary(c2=0.05), "replicate_slopes": _slopes(CLEAN, FLAT)}
+    small_floor = dict(tables, summary=_summary(c2=0.05))
     v = judge(EXP, "synthetic-flattens", small_floor)
     assert v.status == "INCONCLUSIVE" and "data_dir" in v.needs
+
+
+def test_floor_level_pass_fail():
+    # E_syn(n_max) = 0.15 + 0.1 + 0.01 (inside +-30% of the floor 0.1)
+    assert judge(EXP, "floor-level", {"summary": _summary()}).status == "PASS"
+    assert judge(EXP, "floor-level", {"summary": _summary(e_syn=(0.20, 0.16))}).status == "FAIL"  # no floor
+    assert judge(EXP, "floor-level", {"summary": _summary(c2=0.05)}).status == "INCONCLUSIVE"
 
 
 def test_run_cell_is_reproducible():

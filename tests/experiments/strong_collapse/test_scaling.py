@@ -25,15 +25,20 @@ def test_theory_match_pass_fail_inconclusive():
     assert judge(EXP, "theory-match", {"summary": noisy}, d=100).status == "INCONCLUSIVE"
 
 
-def _slopes(flat, clean, se=0.01):
-    return {"slopes": pd.DataFrame({"p2": [0.0, 0.01], "slope": [clean, flat], "slope_se": [se, se],
-                                    "points": [3, 3]})}
+def _slopes(flat, clean, se=0.01, flat_1e3=None):
+    flat_1e3 = flat if flat_1e3 is None else flat_1e3
+    return {"slopes": pd.DataFrame({"p2": [0.0, 0.001, 0.01], "slope": [clean, flat_1e3, flat],
+                                    "slope_se": [se] * 3, "points": [3] * 3})}
 
 
 def test_slope_flattens_pass_fail_inconclusive():
     assert judge(EXP, "slope-flattens", _slopes(-0.02, -1.0)).status == "PASS"
     assert judge(EXP, "slope-flattens", _slopes(-0.5, -1.0)).status == "FAIL"  # not flat
     assert judge(EXP, "slope-flattens", _slopes(-0.02, -0.5)).status == "FAIL"  # clean curve stalled
+    # "1 per 1000": an n grid whose last decade has not reached the p2 = 0.001 floor still descends
+    assert judge(EXP, "slope-flattens", _slopes(-0.02, -1.0, flat_1e3=-0.5)).status == "FAIL"
+    no_1e3 = {"slopes": _slopes(-0.02, -1.0)["slopes"].iloc[[0, 2]]}
+    assert judge(EXP, "slope-flattens", no_1e3).status == "INCONCLUSIVE"
     assert judge(EXP, "slope-flattens", _slopes(-0.02, -1.0, se=0.2)).status == "INCONCLUSIVE"
     missing = {"slopes": pd.DataFrame({"p2": [0.0], "slope": [-1.0], "slope_se": [0.01], "points": [3]})}
     assert judge(EXP, "slope-flattens", missing).status == "INCONCLUSIVE"

@@ -21,7 +21,10 @@ def tables(saving=0.5, n=150, differ_every=0):
 
 
 def test_fewer_evals():
-    assert judge(EXP, "fewer-evals", tables()).status == "PASS"
+    # 150 identical certificates: the exact bound on the paired difference is ~2.4 points, not 0 (no PASS at
+    # a 1-point margin); 400 bound it at ~0.9 points
+    assert judge(EXP, "fewer-evals", tables()).status == "INCONCLUSIVE"
+    assert judge(EXP, "fewer-evals", tables(n=400)).status == "PASS"
     assert judge(EXP, "fewer-evals", tables(saving=0.1)).status == "FAIL"
     assert judge(EXP, "fewer-evals", tables(differ_every=1)).status == "FAIL"  # every image loses its certificate
     assert judge(EXP, "fewer-evals", tables(n=10, differ_every=5)).status == "INCONCLUSIVE"

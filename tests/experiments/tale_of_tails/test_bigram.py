@@ -14,9 +14,9 @@ def test_predicted_rate():
     assert predicted_rate(3.0) == pytest.approx(-0.5)
 
 
-def rates(slope, se=0.005):
+def rates(slope, se=0.005, exact=(-0.33, -0.49)):
     return pd.DataFrame({"beta": [1.5, 3.0], "of": ["E/lnT", "E"], "slope": [slope * 2 / 3, slope],
-                         "slope_se": [se] * 2, "groups": [5, 5], "exact_slope": [-0.33, -0.49],
+                         "slope_se": [se] * 2, "groups": [5, 5], "exact_slope": list(exact),
                          "predicted": [-1 / 3, -0.5]})
 
 
@@ -24,6 +24,17 @@ def test_clean_rate():
     assert judge(E, "clean-rate", {"rates": rates(-0.49)}).status == "PASS"
     assert judge(E, "clean-rate", {"rates": rates(-0.35)}).status == "FAIL"
     assert judge(E, "clean-rate", {"rates": rates(-0.5, se=0.2)}).status == "INCONCLUSIVE"
+
+
+def test_clean_rate_regime_gate():
+    # beta = 1.5 outside its regime at this vocabulary (closed form -0.448 vs -1/3): judged on beta = 3 alone
+    v = judge(E, "clean-rate", {"rates": rates(-0.49, exact=(-0.448, -0.49))})
+    assert v.status == "PASS" and "not judged" in v.measured
+    # a simulated slope off the prediction FAILs where the closed form says the regime is reached
+    assert judge(E, "clean-rate", {"rates": rates(-0.35, exact=(-0.448, -0.49))}).status == "FAIL"
+    # no beta in its regime: INCONCLUSIVE, never a FAIL of the paper's rate
+    v = judge(E, "clean-rate", {"rates": rates(-0.35, exact=(-0.448, -0.40))})
+    assert v.status == "INCONCLUSIVE" and "n_contexts" in v.needs
 
 
 def floors(ratio, reached=True):

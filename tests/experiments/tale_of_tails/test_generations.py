@@ -7,16 +7,19 @@ from collapselab.core.testing import judge
 E = "tale-of-tails/generations"
 
 
-def floors(lo, hi, se=1e-4):
-    rows = [{"source": "monte-carlo", "chain": ch, "n": n, "T": 1e5, "floor": f, "stderr": se}
-            for ch in ("memorizer", "resampling") for n, f in ((1, lo), (50, hi))]
+def steps(rises, se=1e-4):
+    ns = [1, 2, 5, 10, 20, 50][: len(rises) + 1]
+    rows = [{"chain": ch, "n_lo": a, "n_hi": b, "floor_lo": 0.04, "floor_hi": 0.04 + r, "rise": r, "rise_se": se,
+             "groups": 10} for ch in ("memorizer", "resampling") for a, b, r in zip(ns, ns[1:], rises)]
     return pd.DataFrame(rows)
 
 
 def test_floor_rises():
-    assert judge(E, "floor-rises", {"floors": floors(0.04, 0.12)}).status == "PASS"
-    assert judge(E, "floor-rises", {"floors": floors(0.04, 0.0401)}).status == "FAIL"  # no rise, narrow CI
-    assert judge(E, "floor-rises", {"floors": floors(0.04, 0.045, se=0.01)}).status == "INCONCLUSIVE"
+    assert judge(E, "floor-rises", {"floor_steps": steps([0.01, 0.02, 0.02, 0.03, 0.04])}).status == "PASS"
+    # first and last far apart, but the curve stalls between n = 5 and 10: the whole curve must rise
+    assert judge(E, "floor-rises", {"floor_steps": steps([0.05, 0.05, 0.0001, 0.05, 0.05])}).status == "FAIL"
+    assert judge(E, "floor-rises", {"floor_steps": steps([0.01, 0.01], se=0.01)}).status == "INCONCLUSIVE"
+    assert judge(E, "floor-rises", {"floor_steps": steps([])}).status == "INCONCLUSIVE"
 
 
 def law(exponent, se=0.01):
@@ -25,6 +28,7 @@ def law(exponent, se=0.01):
 
 
 def test_floor_law():
-    assert judge(E, "floor-law", {"floor_law": law(0.46)}).status == "PASS"
+    # consistency with the closed form's exponent (0.44 here), not the asymptotic 0.5
+    assert judge(E, "floor-law", {"floor_law": law(0.45)}).status == "PASS"
+    assert judge(E, "floor-law", {"floor_law": law(0.5)}).status == "FAIL"  # z = 6: the asymptote, not the chain
     assert judge(E, "floor-law", {"floor_law": law(0.2)}).status == "FAIL"
-    assert judge(E, "floor-law", {"floor_law": law(0.46, se=0.2)}).status == "INCONCLUSIVE"

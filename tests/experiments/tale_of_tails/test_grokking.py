@@ -25,3 +25,17 @@ def test_exact_second_descent():
     d = pd.DataFrame({"pi": [0.1], "T": [1e8], "E_mix": [0.001], "E_clean_at_piT": [0.001], "ratio": [1.0]})
     assert judge(E, "exact-second-descent", {"exact_descent": d}).status == "PASS"
     assert judge(E, "exact-second-descent", {"exact_descent": d.assign(ratio=1.5)}).status == "FAIL"
+
+
+def grok(plateau_slope, descent_slope, se=0.01):
+    return pd.DataFrame({"phase": ["plateau", "descent"], "pi": [0.01] * 2, "T_lo": [300, 1e5], "T_hi": [3000, 1e6],
+                         "slope": [plateau_slope, descent_slope], "slope_se": [se] * 2, "groups": [10] * 2,
+                         "clean_rate": [0.5] * 2})
+
+
+def test_grokking():
+    assert judge(E, "grokking", {"grok_slopes": grok(-0.03, -0.49)}).status == "PASS"
+    assert judge(E, "grokking", {"grok_slopes": grok(-0.45, -0.49)}).status == "FAIL"  # no plateau (pi too large)
+    assert judge(E, "grokking", {"grok_slopes": grok(-0.03, -0.02)}).status == "FAIL"  # no second descent yet
+    assert judge(E, "grokking", {"grok_slopes": grok(-0.03, -0.49, se=0.2)}).status == "INCONCLUSIVE"
+    assert judge(E, "grokking", {"grok_slopes": grok(-0.03, -0.49).iloc[:1]}).status == "INCONCLUSIVE"

@@ -4,6 +4,7 @@ clean-accuracy consistency check and small helpers that turn per-example records
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any
 
 import numpy as np
@@ -63,12 +64,17 @@ class CommonParams(Params):
     hmc_thin: int = Field(5, ge=1, description="HMC thinning")
     hmc_leapfrog: int = Field(20, ge=1, description="leapfrog steps per HMC transition")
     hmc_init_epochs: int = Field(20, ge=0, description="MAP epochs before HMC starts")
+    hmc_chains: int = Field(1, ge=1, description="independent HMC chains, each from its own initialisation and MAP "
+                            "pre-training (R-hat over chains; with 1, over the chain's two halves)")
     pgd_steps: int = Field(40, ge=1, description="PGD steps")
     attack_samples: int = Field(10, ge=1, description="posterior samples per attack step (EOT)")
     eval_samples: int = Field(100, ge=1, description="posterior samples used to score")
 
     def train_spec(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in _TRAIN_KEYS}
+        """The training hyper-parameters of a cell; ``hmc_chains`` only when it is not 1, so that the cells
+        (and seeds) of single-chain runs keep the keys they were stored under."""
+        spec = {k: getattr(self, k) for k in _TRAIN_KEYS}
+        return spec if self.hmc_chains == 1 else {**spec, "hmc_chains": self.hmc_chains}
 
     def attack_cell(self) -> dict[str, Any]:
         """The attack budget as JSON-plain cell entries (see :func:`attack_config`)."""
@@ -89,24 +95,15 @@ SMOKE: dict[str, Any] = {
 FULL: dict[str, Any] = {
     "dataset": "mnist_idx", "data_dir": "data/mnist", "n_train": 60000, "n_eval": 1000, "pool": 1,
     "hidden": [512, 512], "epochs": 30, "vi_epochs": 100, "hmc_samples": 100, "hmc_burn_in": 500, "hmc_thin": 10,
-    "hmc_leapfrog": 50, "hmc_init_epochs": 30, "pgd_steps": 100, "attack_samples": 20, "seeds": 3,
+    "hmc_leapfrog": 50, "hmc_init_epochs": 30, "hmc_chains": 4, "pgd_steps": 100, "attack_samples": 20, "seeds": 3,
 }
 
 
 @functools.lru_cache(maxsize=4)
 def splits(dataset: str, data_dir: str | None, classes: tuple[int, ...] | None):
-    from collapselab.data import load_cifar10, load_digits, load_idx_dataset, load_mnist_subset
+    from collapselab.data import load
 
-    if dataset in ("mnist_idx", "fashion_idx", "cifar10") and not data_dir:
-        raise ValueError(f"dataset {dataset!r} needs `data_dir` (collapselab never downloads data)")
-    loaders = {
-        "mnist_subset": load_mnist_subset,
-        "digits": load_digits,
-        "mnist_idx": lambda: load_idx_dataset(data_dir),
-        "fashion_idx": lambda: load_idx_dataset(data_dir),
-        "cifar10": lambda: load_cifar10(data_dir),
-    }
-    d = loaders[dataset]()
+    d = load(dataset, data_dir)
     if classes is None:
         return d
     keep_tr, keep_te = np.isin(d.y_train, classes), np.isin(d.y_test, classes)
@@ -142,7 +139,8 @@ def train_posterior(method: str, spec: dict[str, Any], x: torch.Tensor, y: torch
     if method == "hmc":
         return HMC(arch, prior_std=spec["prior_std"], seed=seed).fit(
             x, y, n_samples=spec["hmc_samples"], burn_in=spec["hmc_burn_in"], thin=spec["hmc_thin"],
-            n_leapfrog=spec["hmc_leapfrog"], init_epochs=spec["hmc_init_epochs"], init_lr=spec["lr"], device=device)
+            n_leapfrog=spec["hmc_leapfrog"], init_epochs=spec["hmc_init_epochs"], init_lr=spec["lr"],
+            n_chains=spec.get("hmc_chains", 1), device=device)
     raise ValueError(f"`method` must be one of {METHODS}, got {method!r}")
 
 
@@ -162,13 +160,21 @@ def check_methods(methods: list[str]) -> list[str]:
 
 def diagnostics(model: Posterior, x: torch.Tensor, y: torch.Tensor, n_samples: int) -> dict[str, Any]:
     """What every cell records beside its results: the hygiene checks of the attacked model (zero
-    gradients, probability outputs, forward randomness) and the posterior's fit ``info_`` (``info_*``)."""
-    return {
+    gradients, probability outputs, forward randomness), the posterior's fit ``info_`` (``info_*``; for HMC
+    the chains and the split-R-hat of the log posterior) and, for HMC, ``hmc_rhat_predictive``: the largest
+    split-R-hat over the inputs ``x`` of p(y | x, theta) across the stored samples (draws nothing at random)."""
+    out = {
         "zero_grad_fraction": zero_gradient_fraction(model, x, y, n_samples),
         "probability_outputs": outputs_look_like_probabilities(model, x[:64], 1),
         "forward_randomness": forward_randomness(model, x[:64], 1),
         **{f"info_{key}": v for key, v in model.info_.items()},
     }
+    if isinstance(model, HMC):  # non-finite R-hats (too few samples, frozen sequences) are stored as None
+        out["hmc_rhat_predictive"] = model.rhat_predictive(x, y)
+        for key in ("hmc_rhat_predictive", "info_rhat_log_posterior"):
+            if key in out and not math.isfinite(out[key]):
+                out[key] = None
+    return out
 
 
 def presets(smoke: dict[str, Any] | None = None, full: dict[str, Any] | None = None) -> dict[str, dict]:
@@ -229,20 +235,16 @@ def clean_claim(test_note: str = "") -> Claim:
                  kind="consistency", test=CLEAN_TEST + test_note)
 
 
-def worst(decisions: list[tuple[str, stats.Decision]]) -> Verdict:
-    """One verdict from several decisions that must all PASS: any FAIL fails, else any INCONCLUSIVE."""
-    return Verdict.every(decisions, "needs the grid the claim names")
-
-
 def comparison_row(cmp: stats.Comparison) -> dict[str, float]:
     return {"estimate": cmp.estimate, "se": cmp.se, "low": cmp.low, "high": cmp.high, "pvalue": cmp.pvalue,
-            "n": cmp.n}
+            "n": cmp.n, "df": cmp.df, "test": cmp.method}
 
 
 def comparison_from_row(row, alternative: str = "two-sided") -> stats.Comparison:
     """The :class:`collapselab.stats.Comparison` stored by :func:`comparison_row` in a table row."""
     return stats.Comparison(float(row["estimate"]), float(row["se"]), float(row["low"]), float(row["high"]),
-                            float(row["pvalue"]), int(row["n"]), alternative)
+                            float(row["pvalue"]), int(row["n"]), alternative, method=str(row["test"]),
+                            df=float(row["df"]))
 
 
 def gated(check):

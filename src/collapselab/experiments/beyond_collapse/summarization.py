@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from collapselab import stats
 from collapselab.core import CellContext, Claim, Experiment, Params, Results, register
 from collapselab.core.plotting import colors, new_figure
 from collapselab.experiments._papers import BEYOND_COLLAPSE
 from collapselab.experiments.beyond_collapse._common import compare_over_seeds
+from collapselab.lm import check_model_dir
 from collapselab.verification import (
     HFSummarizer,
     TinySummarizer,
@@ -53,6 +54,13 @@ class SummaryParams(Params):
     resolution: float = Field(0.02, gt=0, description="ROUGE-L difference the claims must resolve (95% CI "
                               "half-width) to return FAIL rather than INCONCLUSIVE")
     min_seeds: int = Field(3, ge=2, description="claims need at least this many seeds")
+
+    @field_validator("model")
+    @classmethod
+    def _model_local(cls, v: str | None) -> str | None:
+        if v is not None:
+            check_model_dir(v)  # LMInputError (a ValueError): missing, not local, pickle-only
+        return v
 
 
 def cells(p: SummaryParams) -> list[dict]:

@@ -1,5 +1,5 @@
 """Helpers shared by the Model Collapse Demystified experiments: one Monte Carlo + theory cell, replicate
-aggregation and the decision glue of the claims."""
+aggregation (through :func:`collapselab.stats.pool_replicates`) and the relative TOST of the claims."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from collapselab import stats
-from collapselab.core import CellContext, Verdict
+from collapselab.core import CellContext
 from collapselab.regression import recursive_problem, recursive_ridge_error, simulate_recursive_ridge
 
 
@@ -29,26 +29,17 @@ def mc_and_theory(cell: dict, ctx: CellContext) -> dict:
 
 
 def aggregate(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Mean over framework replicates of the per-replicate MC means (``error``), the combined standard
-    error ``sqrt(sum se_i^2) / k`` (``stderr``), the theory and ``rel_dev`` = error / theory - 1."""
-    g = frame.groupby(keys, sort=True, dropna=False)
-    out = g.agg(error=("error", "mean"), k=("error", "size"), theory=("theory", "first"),
-                se2=("stderr", lambda s: float(np.sum(np.asarray(s) ** 2)))).reset_index()
-    out["stderr"] = np.sqrt(out["se2"]) / out["k"]
+    """Per group of ``keys``: the pooled replicate mean of the MC errors (``error``) and its standard error
+    (``stderr``; :func:`collapselab.stats.pool_replicates`), the theory and ``rel_dev`` = error / theory - 1."""
+    out = stats.pool_replicates(frame, keys, "error", "stderr").rename(columns={"mean": "error", "se": "stderr"})
+    theory = frame.groupby(keys, sort=True, dropna=False)["theory"].first().to_numpy()
+    out.insert(len(keys) + 1, "theory", theory)
     out["rel_dev"] = (out["error"] - out["theory"]) / out["theory"]
-    return out.drop(columns=["se2", "k"])
+    return out.drop(columns="k")
 
 
 def rel_match(r, error: float, se: float, target: float, margin: float) -> stats.Decision:
-    """TOST of error / target - 1 against +-margin, with the MC standard error scaled alike."""
-    return stats.matches(mc_estimate(r, error / target - 1, se / target), margin=margin)
-
-
-verdict = Verdict.all_of  # a conjunction of labelled decisions, as one verdict
-
-
-def mc_estimate(r, estimate: float, se: float, **kw) -> stats.Comparison:
-    """:func:`collapselab.stats.from_estimate` (normal interval) with ``n`` = the Monte Carlo replicates
-    behind the estimate (``reps`` x seeds, or seeds), so that "needs ~kx the data" counts them."""
-    n = int(getattr(r.params, "reps", 1) * r.params.seeds)
-    return stats.from_estimate(estimate, se, n=n, **kw)
+    """TOST of error / target - 1 against +-margin, with the pooled standard error (seeds x reps) scaled
+    alike (:func:`collapselab.stats.pooled_comparison`)."""
+    return stats.matches(stats.pooled_comparison(error / target - 1, se / target, seeds=r.params.seeds,
+                                                 reps=r.params.reps), margin=margin)

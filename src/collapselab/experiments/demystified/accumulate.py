@@ -13,7 +13,7 @@ from collapselab import stats
 from collapselab.core import Claim, Experiment, Params, Results, Verdict, register
 from collapselab.core.plotting import new_figure
 from collapselab.experiments._papers import DEMYSTIFIED
-from collapselab.experiments.demystified._common import aggregate, mc_and_theory, mc_estimate, rel_match, verdict
+from collapselab.experiments.demystified._common import aggregate, mc_and_theory, rel_match
 
 EXACT_MARGIN = 0.05  # |MC / exact - 1| for accumulate
 
@@ -63,6 +63,7 @@ def plot(tables: dict[str, pd.DataFrame], p: AccumulateParams) -> dict:
 
 
 def _check_accumulate(r: Results) -> Verdict:
+    rep = (r.params.seeds, r.params.reps)  # the replicates behind each standard error
     p = r.params
     if p.T0 <= p.d + 1:
         return Verdict.inconclusive(f"T0 = {p.T0} <= d + 1", "needs T0 > d + 1 (the bound's regime)")
@@ -74,11 +75,12 @@ def _check_accumulate(r: Results) -> Verdict:
     parts = [(f"n={int(last['n'])}: MC {last['error']:.4f}+-{last['stderr']:.4f} vs exact {last['theory']:.4f}",
               rel_match(r, last["error"], last["stderr"], last["theory"], EXACT_MARGIN))]
     for _, x in acc.iterrows():
-        below = mc_estimate(r, x["error"] - bound, x["stderr"], alternative="two-sided")
+        below = stats.pooled_comparison(x["error"] - bound, x["stderr"], *rep,
+                                        alternative="two-sided")
         parts.append((f"n={int(x['n'])} below the bound {bound:.4f}", stats.at_most(below, resolution=0.1 * bound)))
     top = acc.loc[acc["error"].idxmax()]
-    return verdict(parts, f"largest MC error {top['error']:.4f}+-{top['stderr']:.4f} (n={int(top['n'])}) vs bound "
-                          f"{bound:.4f}; ")
+    return Verdict.all_of(parts, f"largest MC error {top['error']:.4f}+-{top['stderr']:.4f} (n={int(top['n'])}) "
+                          f"vs bound {bound:.4f}; ")
 
 
 register(Experiment(

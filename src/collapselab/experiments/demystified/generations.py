@@ -11,7 +11,7 @@ from collapselab import stats
 from collapselab.core import Claim, Experiment, Params, Results, Verdict, register
 from collapselab.core.plotting import colors, new_figure
 from collapselab.experiments._papers import DEMYSTIFIED
-from collapselab.experiments.demystified._common import aggregate, mc_and_theory, rel_match, verdict
+from collapselab.experiments.demystified._common import aggregate, mc_and_theory, rel_match
 from collapselab.regression import weighted_line_fit
 
 SLOPE_MARGIN = 0.05  # |slope / (sigma0^2 d/(T0-d-1)) - 1|
@@ -86,7 +86,7 @@ def _check_linear(r: Results) -> Verdict:
         parts.append((f"T={int(x['T'])} slope {x['slope']:.4f}+-{x['slope_se']:.4f} / {target:.4f} - 1",
                       rel_match(r, x["slope"], x["slope_se"], target, SLOPE_MARGIN)))
         parts.append((f"T={int(x['T'])} straight line", _line(x)))
-    return verdict(parts, f"paper slope sigma0^2 d/(T0-d-1) = {target:.4f} (asymptotic d/(T0-d) = "
+    return Verdict.all_of(parts, f"paper slope sigma0^2 d/(T0-d-1) = {target:.4f} (asymptotic d/(T0-d) = "
                           f"{p.sigma0**2 * p.d / (p.T0 - p.d):.4f}); ")
 
 
@@ -105,7 +105,7 @@ def _check_theory(r: Results) -> Verdict:
     worst = pts.loc[pts["rel_dev"].abs().idxmax()]
     parts = [(f"T={x['T']},lam={x['lam']},n={x['n']}", rel_match(r, x["error"], x["stderr"], x["theory"],
                                                                  THEORY_MARGIN)) for _, x in pts.iterrows()]
-    return verdict(parts, f"max |MC/theory - 1| = {abs(worst['rel_dev']):.4f} at T={worst['T']}, "
+    return Verdict.all_of(parts, f"max |MC/theory - 1| = {abs(worst['rel_dev']):.4f} at T={worst['T']}, "
                           f"lam={worst['lam']}, n={worst['n']}; ")
 
 

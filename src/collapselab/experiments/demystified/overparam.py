@@ -9,7 +9,7 @@ from pydantic import Field
 from collapselab.core import Claim, Experiment, Params, Results, Verdict, register
 from collapselab.core.plotting import colors, new_figure
 from collapselab.experiments._papers import DEMYSTIFIED
-from collapselab.experiments.demystified._common import aggregate, mc_and_theory, rel_match, verdict
+from collapselab.experiments.demystified._common import aggregate, mc_and_theory, rel_match
 
 MARGIN = 0.05  # |E/||w0||^2 / (1 - (T0/d)^n) - 1|
 
@@ -63,7 +63,7 @@ def _check_overparam(r: Results) -> Verdict:
     i = rel.idxmax()
     parts = [(f"T0={x['T0']},n={x['n']}", rel_match(r, x["error"], x["stderr"], x["paper_formula"], MARGIN))
              for _, x in pts.iterrows()]
-    return verdict(parts, f"max |E/||w0||^2 / (1-(T0/d)^n) - 1| = {rel.max():.4f} (T0={pts.loc[i, 'T0']}, "
+    return Verdict.all_of(parts, f"max |E/||w0||^2 / (1-(T0/d)^n) - 1| = {rel.max():.4f} (T0={pts.loc[i, 'T0']}, "
                           f"n={pts.loc[i, 'n']}) over {len(pts)} points; ")
 
 

@@ -10,7 +10,7 @@ from collapselab import stats
 from collapselab.core import Claim, Experiment, Params, Results, Verdict, register
 from collapselab.core.plotting import colors, new_figure
 from collapselab.experiments._papers import DEMYSTIFIED
-from collapselab.experiments.demystified._common import aggregate, mc_and_theory, mc_estimate, verdict
+from collapselab.experiments.demystified._common import aggregate, mc_and_theory
 
 U_DEPTH = 0.05  # both ends of the lam grid at least 5% above the minimum
 
@@ -76,14 +76,15 @@ def plot(tables: dict[str, pd.DataFrame], p: UCurveParams) -> dict:
 
 
 def _check_u_best_lam(r: Results) -> Verdict:
+    rep = (r.params.seeds, r.params.reps)  # the replicates behind each standard error
     best = r.tables["best_lam"].sort_values("n")
     if len(best) < 2:
         return Verdict.inconclusive(f"{len(best)} generation counts", "needs at least two generation counts")
     parts = []
     for _, x in best.iterrows():
         for end in ("left", "right"):
-            cmp = mc_estimate(r, x[f"{end}_error"] - (1 + U_DEPTH) * x["min_error"],
-                                      float(np.hypot(x[f"{end}_se"], (1 + U_DEPTH) * x["min_se"])))
+            cmp = stats.pooled_comparison(x[f"{end}_error"] - (1 + U_DEPTH) * x["min_error"],
+                                      float(np.hypot(x[f"{end}_se"], (1 + U_DEPTH) * x["min_se"])), *rep)
             parts.append((f"n={int(x['n'])} {end} end - {1 + U_DEPTH:g} x min",
                           stats.beats(cmp, resolution=U_DEPTH * x["min_error"])))
         if not x["interior_min"]:
@@ -92,7 +93,7 @@ def _check_u_best_lam(r: Results) -> Verdict:
     grows = bool(np.all(np.diff(lam_seq) >= 0) and lam_seq[-1] > lam_seq[0])
     desc = ", ".join(f"n={n}: {v:.3g}" for n, v in zip(best["n"], lam_seq))
     parts.append(("best lam grows", stats.Decision("PASS" if grows else "FAIL", desc)))
-    return verdict(parts, f"best lam (refined arg-min) {desc}; ")
+    return Verdict.all_of(parts, f"best lam (refined arg-min) {desc}; ")
 
 
 register(Experiment(

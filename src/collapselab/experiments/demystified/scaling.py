@@ -12,7 +12,7 @@ from collapselab.core import Claim, Experiment, Params, Results, Verdict, regist
 from collapselab.core.plotting import colors, new_figure
 from collapselab.experiments._papers import DEMYSTIFIED
 from collapselab.experiments.demystified._common import aggregate as _aggregate
-from collapselab.experiments.demystified._common import mc_and_theory, mc_estimate, verdict
+from collapselab.experiments.demystified._common import mc_and_theory
 from collapselab.regression import adaptive_regularization, weighted_line_fit
 
 RATE_MARGIN = 0.05  # clean rate (consistency): |slope + c|
@@ -108,17 +108,19 @@ def _row(r: Results, n: int, mode: str) -> pd.Series | None:
 
 
 def _check_clean_slope(r: Results) -> Verdict:
+    rep = (r.params.seeds, r.params.reps)  # the replicates behind each standard error
     row = _row(r, 0, "clean")
     if row is None or len(r.params.Ts) < 3 or not np.isfinite(row["slope"]):
         return Verdict.inconclusive("no n = 0 curve with >= 3 sizes", "needs n = 0 and at least 3 sample sizes")
     target = -clean_exponent(r.params)
-    cmp = mc_estimate(r, row["slope"] - target, row["slope_se"])
+    cmp = stats.pooled_comparison(row["slope"] - target, row["slope_se"], *rep)
     return Verdict.of(stats.matches(cmp, margin=RATE_MARGIN),
                       f"slope {row['slope']:.3f} +- {row['slope_se']:.3f} vs -2 beta r/(2 beta r + 1) = "
                       f"{target:.3f}; difference ")
 
 
 def _check_crossover(r: Results) -> Verdict:
+    rep = (r.params.seeds, r.params.reps)  # the replicates behind each standard error
     p = r.params
     n_max = max(p.generations)
     fast, slow = _row(r, 0, "clean"), {m: _row(r, n_max, m) for m in ("clean", "adaptive")}
@@ -126,18 +128,19 @@ def _check_crossover(r: Results) -> Verdict:
         return Verdict.inconclusive("needs n = 0, some n > 0 with both lam rules and >= 4 sizes T",
                                     "needs generations with 0 and n > 0, and >= 4 values of T")
     parts = [(f"fast side n=0 slope {fast['slope']:.3f} vs {-clean_exponent(p):.3f}",
-              stats.matches(mc_estimate(r, fast["slope"] + clean_exponent(p), fast["slope_se"]),
+              stats.matches(stats.pooled_comparison(fast["slope"] + clean_exponent(p), fast["slope_se"], *rep),
                             margin=EXPONENT_MARGIN))]
     for mode, target in slow_exponents(p).items():
         x = slow[mode]
         parts.append((f"slow side n={n_max} {mode} lam late slope {x['late_slope']:.3f} (theory curve "
                       f"{x['theory_late_slope']:.3f}) vs {target:.3f}",
-                      stats.matches(mc_estimate(r, x["late_slope"] - target, x["late_slope_se"]),
+                      stats.matches(stats.pooled_comparison(x["late_slope"] - target, x["late_slope_se"], *rep),
                                     margin=EXPONENT_MARGIN)))
-    return verdict(parts)
+    return Verdict.all_of(parts)
 
 
 def _check_adaptive(r: Results) -> Verdict:
+    rep = (r.params.seeds, r.params.reps)  # the replicates behind each standard error
     sl = r.tables["slopes"]
     clean = sl[(sl["n"] > 0) & (sl["mode"] == "clean")].set_index("n")
     adapt = sl[(sl["n"] > 0) & (sl["mode"] == "adaptive")].set_index("n")
@@ -147,11 +150,11 @@ def _check_adaptive(r: Results) -> Verdict:
     parts = []
     for n in ns:
         c, a = clean.loc[n], adapt.loc[n]
-        cmp = mc_estimate(r, c["error_at_max_T"] - a["error_at_max_T"],
-                                  float(np.hypot(c["stderr_at_max_T"], a["stderr_at_max_T"])))
+        cmp = stats.pooled_comparison(c["error_at_max_T"] - a["error_at_max_T"],
+                                  float(np.hypot(c["stderr_at_max_T"], a["stderr_at_max_T"])), *rep)
         parts.append((f"n={n}: clean-tuned {c['error_at_max_T']:.4f} - adaptive {a['error_at_max_T']:.4f}",
                       stats.beats(cmp, resolution=0.05 * a["error_at_max_T"])))
-    return verdict(parts, f"at T={int(clean['max_T'].iloc[0])}: ")
+    return Verdict.all_of(parts, f"at T={int(clean['max_T'].iloc[0])}: ")
 
 
 register(Experiment(

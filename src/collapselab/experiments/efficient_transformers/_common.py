@@ -3,14 +3,13 @@ by the attentions of a replicate, the width-vs-length exponents and the decision
 
 from __future__ import annotations
 
-import hashlib
 import math
 
 import numpy as np
 import pandas as pd
 
 from collapselab import stats
-from collapselab.core import Verdict
+from collapselab.core import CellContext
 from collapselab.reasoning import generate
 
 ATTENTIONS = ["softmax", "sparse", "linear"]
@@ -33,9 +32,11 @@ def sparse_block(length: int, scale: float = 1.0) -> int:
 
 def shared_seed(task: str, size: int, replicate: int) -> int:
     """The seed of replicate ``replicate``'s data and initialisation at (task, size): shared by the three
-    attentions and every width, so their comparison is paired (a 62-bit hash, stable across runs)."""
-    text = f"efficient-transformers|{task}|{size}|{replicate}"
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 2
+    attentions and every width, so their comparison is paired. It is
+    ``CellContext(seed, replicate).shared_seed("efficient-transformers", task, size, bits=62)``, i.e.
+    :meth:`CellContext.hashed_seed` of the key at 62 bits: the width the stored results were drawn
+    with (the core default is 63)."""
+    return CellContext.hashed_seed("efficient-transformers", task, size, replicate, bits=62)
 
 
 def grid_ratio(widths: list[int]) -> float:
@@ -97,15 +98,4 @@ def paired(a: pd.DataFrame, b: pd.DataFrame, *, alternative: str = "greater") ->
     return stats.from_estimate(d.mean, se, df=len(m) - 1, n=len(m), alternative=alternative)
 
 
-def combine(parts: list[tuple[str, Verdict]]) -> Verdict:
-    """All parts PASS: PASS; any FAIL: FAIL; otherwise INCONCLUSIVE (with the parts' needs)."""
-    if not parts:
-        return Verdict.inconclusive("nothing to judge", "needs the tasks and attentions of the claim")
-    text = "; ".join(f"{name}: {v.status} {v.measured}" for name, v in parts)
-    statuses = {v.status for _, v in parts}
-    if statuses == {"PASS"}:
-        return Verdict.check(True, text)
-    if "FAIL" in statuses:
-        return Verdict.check(False, text)
-    needs = "; ".join(f"{name}: {v.needs}" for name, v in parts if v.status == "INCONCLUSIVE" and v.needs)
-    return Verdict.inconclusive(text, needs or "needs more replicates")
+TASK_NEEDS = "needs the tasks and attentions of the claim"  # an empty conjunction: nothing of the grid judged

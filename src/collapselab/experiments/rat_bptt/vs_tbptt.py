@@ -155,7 +155,7 @@ register(Experiment(
         Claim("vs-tbptt", "RaT-BPTT reaches higher test accuracy than truncated BPTT (the last M of T steps) "
               "at equal compute, at every IPC", _check_vs_tbptt, source="Abstract; Sec. 3 (facts C3)",
               kind="paper",
-              test="per IPC, one-sided paired t over seeds of RaT-BPTT - T-BPTT accuracy at equal inner-step "
+              test="per IPC, one-sided paired test over seeds of RaT-BPTT - T-BPTT accuracy at equal inner-step "
                    "budget, alpha 0.05; PASS iff every IPC rejects 'gap <= 0'; FAIL if any IPC does not with "
                    "95% CI half-width <= 2 points; else INCONCLUSIVE"),
         Claim("memory-T-over-M", "The graph memory of a meta-gradient is proportional to the differentiated "

@@ -1,5 +1,6 @@
-"""Helpers shared by the strong-collapse experiments: replicate aggregation, the random-projection cells
-(model-size and pareto share them) and the decision glue of the claims."""
+"""Helpers shared by the strong-collapse experiments: the last-decade slope and the random-projection cells
+(model-size and pareto share them). Replicates are pooled by :func:`collapselab.stats.pool_replicates` and
+compared by :func:`collapselab.stats.pooled_comparison`."""
 
 from __future__ import annotations
 
@@ -7,23 +8,13 @@ import numpy as np
 import pandas as pd
 
 from collapselab import stats
-from collapselab.core import CellContext, Verdict
+from collapselab.core import CellContext
 from collapselab.regression import (
     random_projection_mixture_error,
     simulate_random_projection_gap,
     spread_mixture_problem,
     weighted_line_fit,
 )
-
-
-def aggregate(frame: pd.DataFrame, keys: list[str], value: str = "error", se: str = "stderr") -> pd.DataFrame:
-    """Per group of ``keys``: mean over the framework replicates of the per-replicate Monte Carlo means
-    (``mean``), their number (``k``) and the combined standard error ``sqrt(sum se_i^2) / k`` (``stderr``)."""
-    g = frame.groupby(keys, sort=True)
-    out = g.agg(mean=(value, "mean"), k=(value, "size"),
-                se2=(se, lambda s: float(np.sum(np.asarray(s) ** 2)))).reset_index()
-    out["stderr"] = np.sqrt(out["se2"]) / out["k"]
-    return out.drop(columns=["se2"])
 
 
 def last_decade_slope(n, mean, se) -> tuple[stats.MCEstimate, int] | None:
@@ -36,9 +27,6 @@ def last_decade_slope(n, mean, se) -> tuple[stats.MCEstimate, int] | None:
         return None
     fit = weighted_line_fit(n[keep], mean[keep], np.maximum(se[keep], 1e-300), log=True)
     return stats.MCEstimate(fit.slope, fit.slope_se, int(keep.sum())), int(keep.sum())
-
-
-verdict = Verdict.all_of  # a conjunction of labelled decisions, as one verdict
 
 
 # ============================================================================ random projections
@@ -70,14 +58,7 @@ def rp_summary(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Replicate means and combined SEs of E_mixed, E_clean and zeta, with the theory, per ``keys``."""
     parts = []
     for value, se in (("error_mixed", "se_mixed"), ("error_clean", "se_clean"), ("zeta", "se_zeta")):
-        a = aggregate(frame, keys, value, se).rename(columns={"mean": value, "stderr": se}).drop(columns="k")
+        a = stats.pool_replicates(frame, keys, value, se).rename(columns={"mean": value, "se": se}).drop(columns="k")
         parts.append(a.set_index(keys))
     th = frame.groupby(keys)[["theory_mixed", "theory_clean", "theory_zeta"]].mean()
     return pd.concat(parts + [th], axis=1).reset_index()
-
-
-def mc_estimate(r, estimate: float, se: float, **kw) -> stats.Comparison:
-    """:func:`collapselab.stats.from_estimate` (normal interval) with ``n`` = the Monte Carlo replicates
-    behind the estimate (``reps`` x seeds, or seeds), so that "needs ~kx the data" counts them."""
-    n = int(getattr(r.params, "reps", 1) * r.params.seeds)
-    return stats.from_estimate(estimate, se, n=n, **kw)

@@ -10,7 +10,7 @@ from collapselab import stats
 from collapselab.core import CellContext, Claim, Experiment, Params, Results, Verdict, register
 from collapselab.core.plotting import colors, new_figure
 from collapselab.experiments._papers import STRONG_COLLAPSE
-from collapselab.experiments.strong_collapse._common import aggregate, last_decade_slope, mc_estimate, verdict
+from collapselab.experiments.strong_collapse._common import last_decade_slope
 from collapselab.regression import isotropic_targets, simulate_iterative_mixing, simulate_weighted_mixture
 
 SCALING_SLOPE = -0.8  # "recovers a scaling law": the clean least-squares rate is -1 (d/n)
@@ -55,11 +55,13 @@ def summarize(frame: pd.DataFrame, p: MitigationParams) -> dict[str, pd.DataFram
     f = frame[frame["kind"] == "weighted"]
     rows = [{"n": r["n"], "a": a, "error": e, "stderr": se}
             for _, r in f.iterrows() for a, e, se in zip(r["weights"], r["errors"], r["stderrs"])]
-    wt = aggregate(pd.DataFrame(rows), ["n", "a"]).drop(columns="k")
+    wt = stats.pool_replicates(pd.DataFrame(rows), ["n", "a"], "error", "stderr").rename(
+        columns={"se": "stderr"}).drop(columns="k")
     best = wt.loc[wt.groupby("n")["mean"].idxmin()][["n", "a", "mean"]].rename(
         columns={"a": "best_a", "mean": "best_error"})
     f = frame[frame["kind"] == "iterative"]
-    parts = [aggregate(f, ["n"], v, se).rename(columns={"mean": v, "stderr": se}).drop(columns="k").set_index("n")
+    parts = [stats.pool_replicates(f, ["n"], v, se).rename(columns={"mean": v, "se": se}).drop(columns="k")
+             .set_index("n")
              for v, se in (("error_iterative", "se_iterative"), ("error_real_half", "se_real_half"),
                            ("gap", "se_gap"))]
     it = pd.concat(parts, axis=1).reset_index()
@@ -110,20 +112,22 @@ def _check_best_weight(r: Results) -> Verdict:
 
 
 def _check_iterative_scaling(r: Results) -> Verdict:
+    rep = (r.params.seeds, r.params.reps)  # the replicates behind each standard error
     sl = r.tables["iterative_slope"]
     if sl.empty:
         return Verdict.inconclusive("no last decade of n with >= 2 points",
                                     "needs >= 2 values of n spanning the last decade")
     x = sl.iloc[0]
-    cmp = mc_estimate(r, SCALING_SLOPE - x["slope"], x["slope_se"])
+    cmp = stats.pooled_comparison(SCALING_SLOPE - x["slope"], x["slope_se"], *rep)
     return Verdict.of(stats.beats(cmp, resolution=0.1),
                       f"last-decade slope {x['slope']:+.3f} +- {x['slope_se']:.3f} ({int(x['points'])} points); "
                       f"{SCALING_SLOPE} - slope = ")
 
 
 def _check_iterative_above(r: Results) -> Verdict:
+    rep = (r.params.seeds, r.params.reps)  # the replicates behind each standard error
     it = r.tables["iterative"]
-    return verdict([(f"n={int(x['n'])}", stats.beats(mc_estimate(r, x["gap"], x["se_gap"]),
+    return Verdict.all_of([(f"n={int(x['n'])}", stats.beats(stats.pooled_comparison(x["gap"], x["se_gap"], *rep),
                                                      resolution=0.1 * x["error_real_half"]))
                     for _, x in it.iterrows()], "E_iterative - E_real_half (paired): ")
 

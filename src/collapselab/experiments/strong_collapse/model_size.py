@@ -13,7 +13,7 @@ from collapselab import stats
 from collapselab.core import Claim, Experiment, Params, Results, Verdict, register
 from collapselab.core.plotting import colors, new_figure
 from collapselab.experiments._papers import STRONG_COLLAPSE
-from collapselab.experiments.strong_collapse._common import mc_estimate, rp_cells, rp_run_cell, rp_summary, verdict
+from collapselab.experiments.strong_collapse._common import rp_cells, rp_run_cell, rp_summary
 
 PEAK_BAND = (0.8, 1.25)  # "near the interpolation threshold psi = m/n = 1"
 MIN_SEEDS_PEAK = 5  # replicates needed for a bootstrap interval of the peak location
@@ -106,8 +106,9 @@ def _at(g: pd.DataFrame, psi: float) -> pd.Series | None:
 
 
 def _gap(r: Results, a: pd.Series, b: pd.Series) -> stats.Comparison:
-    """zeta(a) - zeta(b) of two independent cells, normal interval from the MC SEs."""
-    return mc_estimate(r, a["zeta"] - b["zeta"], float(np.hypot(a["se_zeta"], b["se_zeta"])))
+    """zeta(a) - zeta(b) of two independent cells, t interval (pooled replicate df) from the MC SEs."""
+    rep = (r.params.seeds, r.params.reps)  # the replicates behind each standard error
+    return stats.pooled_comparison(a["zeta"] - b["zeta"], float(np.hypot(a["se_zeta"], b["se_zeta"])), *rep)
 
 
 def _check_grows(r: Results) -> Verdict:
@@ -117,7 +118,7 @@ def _check_grows(r: Results) -> Verdict:
         if a is None or b is None:
             return Verdict.inconclusive("psi = 0.2 or 0.9 missing", "needs psi = 0.2 and psi = 0.9 in the grid")
         parts.append((label, stats.beats(_gap(r, b, a), resolution=0.1 * abs(b["zeta"]) + 1e-12)))
-    return verdict(parts, "zeta(0.9) - zeta(0.2): ")
+    return Verdict.all_of(parts, "zeta(0.9) - zeta(0.2): ")
 
 
 def _check_peak(r: Results) -> Verdict:
@@ -137,7 +138,7 @@ def _check_peak(r: Results) -> Verdict:
                                             "needs more seeds or a finer psi grid near 1")))
     if not parts:
         return Verdict.inconclusive("no p2 > 0", "needs p2 > 0")
-    return verdict(parts)
+    return Verdict.all_of(parts)
 
 
 def _check_falls(r: Results) -> Verdict:
@@ -148,18 +149,19 @@ def _check_falls(r: Results) -> Verdict:
             return Verdict.inconclusive("largest psi < 2", "needs psi >= 2 in the grid")
         parts.append((f"{label} (peak psi {top['psi']:.2g} -> psi {last['psi']:.2g})",
                       stats.beats(_gap(r, top, last), resolution=0.1 * abs(top["zeta"]) + 1e-12)))
-    return verdict(parts, "zeta(peak) - zeta(largest psi): ")
+    return Verdict.all_of(parts, "zeta(peak) - zeta(largest psi): ")
 
 
 def _check_positive(r: Results) -> Verdict:
+    rep = (r.params.seeds, r.params.reps)  # the replicates behind each standard error
     parts = []
     for label, g in _groups(r):
         x = _at(g, 4.0)
         if x is None:
             return Verdict.inconclusive("psi = 4 missing", "needs psi = 4 in the grid")
-        parts.append((label, stats.beats(mc_estimate(r, x["zeta"], x["se_zeta"]),
+        parts.append((label, stats.beats(stats.pooled_comparison(x["zeta"], x["se_zeta"], *rep),
                                          resolution=0.05 * x["error_clean"])))
-    return verdict(parts, "zeta(psi=4): ")
+    return Verdict.all_of(parts, "zeta(psi=4): ")
 
 
 register(Experiment(

@@ -10,7 +10,7 @@ from collapselab import stats
 from collapselab.core import Claim, Experiment, Results, Verdict, register
 from collapselab.core.plotting import colors, new_figure
 from collapselab.experiments._papers import STRONG_COLLAPSE
-from collapselab.experiments.strong_collapse._common import mc_estimate, rp_cells, rp_run_cell, rp_summary, verdict
+from collapselab.experiments.strong_collapse._common import rp_cells, rp_run_cell, rp_summary
 from collapselab.experiments.strong_collapse.model_size import ModelSizeParams
 
 THEORY_MARGIN = 0.15  # |sum zeta / sum theory_zeta - 1|: the theory averages only `draws` draws of S
@@ -86,17 +86,19 @@ def plot(tables: dict[str, pd.DataFrame], p: ParetoParams) -> dict:
 
 
 def _check_above_diagonal(r: Results) -> Verdict:
+    rep = (r.params.seeds, r.params.reps)  # the replicates behind each standard error
     s = r.tables["summary"]
     s = s[s["p2"] > 0]
-    below_p = [mc_estimate(r, z, se, alternative="less").pvalue for z, se in zip(s["zeta"], s["se_zeta"])]
+    below_p = [stats.pooled_comparison(z, se, *rep, alternative="less").pvalue
+               for z, se in zip(s["zeta"], s["se_zeta"])]
     below = int(sum(stats.holm(below_p)))
     none_below = stats.Decision("FAIL" if below else "PASS", f"{below}/{len(s)} points significantly below "
                                 "(one-sided z, Holm over points, alpha 0.05)")
     pooled_se = float(np.sqrt(np.sum(s["se_zeta"] ** 2)) / len(s))
-    pooled = mc_estimate(r, float(s["zeta"].mean()), pooled_se)
+    pooled = stats.pooled_comparison(float(s["zeta"].mean()), pooled_se, *rep)
     th = float(s["theory_zeta"].mean())
-    ratio = mc_estimate(r, float(s["zeta"].mean()) / th - 1, pooled_se / th, alternative="two-sided")
-    return verdict([("none below", none_below),
+    ratio = stats.pooled_comparison(float(s["zeta"].mean()) / th - 1, pooled_se / th, *rep, alternative="two-sided")
+    return Verdict.all_of([("none below", none_below),
                     ("pooled mean zeta > 0", stats.beats(pooled, resolution=0.1 * abs(th))),
                     ("mean zeta / mean theory_zeta - 1", stats.matches(ratio, margin=THEORY_MARGIN))])
 
@@ -106,7 +108,8 @@ def _check_quality_order(r: Results) -> Verdict:
     if not q["strata"] or not np.isfinite(q["rho"]):
         return Verdict.inconclusive("no (p2, m) with two qualities", "needs at least two qualities c^2")
     cmp = stats.Comparison(float(q["rho"]), float(q["se"]), float(q["low"]), np.inf, float(q["p_nonpositive"]),
-                           int(q["strata"]), "greater", 0.95, "stratified Spearman, parametric bootstrap")
+                           int(q["strata"]), "greater", 0.95, "stratified Spearman, parametric bootstrap",
+                           df=np.inf)  # the bootstrap's own bound and p-value; no t pivot
     return Verdict.of(stats.beats(cmp, resolution=ORDER_RESOLUTION), "rho(c^2, zeta) within (p2, m): ")
 
 

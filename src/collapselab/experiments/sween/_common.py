@@ -18,8 +18,7 @@ import pandas as pd
 import torch
 from pydantic import Field
 
-from collapselab import stats
-from collapselab.core import CellContext, Params, Verdict
+from collapselab.core import CellContext, Params
 from collapselab.nn import accuracy
 from collapselab.smoothing import (
     CANDIDATES,
@@ -83,28 +82,31 @@ def cells(p: SweenParams) -> list[dict]:
 
 
 @functools.lru_cache(maxsize=2)
-def split(dataset: str, data_dir: str | None, n_holdout: int, n_test: int, test_stride: int):
-    """(x_train, y_train, x_hold, y_hold, x_test, y_test) CPU tensors; the split is fixed (not per seed):
-    the last ``n_holdout`` training images are held out for the weights (SWEEN uses the last 2,000 of
-    CIFAR-10's training set), the test images are every ``test_stride``-th of the test split."""
-    from collapselab.data import load_cifar10, load_mnist_subset
+def split(dataset: str, data_dir: str | None, n_holdout: int, n_test: int, test_stride: int, test_block: int = 0):
+    """(x_train, y_train, x_hold, y_hold, x_test, y_test) CPU tensors; the training split is fixed (not per
+    seed): the last ``n_holdout`` training images are held out for the weights (SWEEN uses the last 2,000
+    of CIFAR-10's training set); the test images are block ``test_block`` (images test_block * n_test ..
+    (test_block + 1) * n_test - 1) of every ``test_stride``-th image of the test split."""
+    from collapselab.data import load
 
-    if dataset == "cifar10":
-        if not data_dir:
-            raise ValueError("dataset 'cifar10' needs `data_dir` (the folder of cifar-10-batches-py)")
-        s = load_cifar10(data_dir)
-    else:
-        s = load_mnist_subset()
+    s = load(dataset, data_dir)
     if n_holdout >= len(s.y_train):
         raise ValueError(f"`n_holdout`={n_holdout} leaves no training images (have {len(s.y_train)})")
     xt, yt = torch.as_tensor(s.x_train), torch.as_tensor(s.y_train)
-    xs = torch.as_tensor(s.x_test)[::test_stride][:n_test]
-    ys = torch.as_tensor(s.y_test)[::test_stride][:n_test]
+    lo = test_block * n_test
+    xs = torch.as_tensor(s.x_test)[::test_stride][lo:lo + n_test]
+    ys = torch.as_tensor(s.y_test)[::test_stride][lo:lo + n_test]
+    if test_block and len(ys) < n_test:
+        raise ValueError(f"`test_block`={test_block}: the test split has no {n_test} images left at stride "
+                         f"{test_stride} (have {len(ys)})")
     return xt[:-n_holdout], yt[:-n_holdout], xt[-n_holdout:], yt[-n_holdout:], xs, ys
 
 
-def cell_split(cell: dict):
-    return split(cell["dataset"], cell["data_dir"], cell["n_holdout"], cell["n_test"], cell["test_stride"])
+def cell_split(cell: dict, replicate: int = 0):
+    """The split of a cell; with ``distinct_test_images`` in the cell each replicate (seed) certifies its
+    own block of test images (no image shared by two seeds), else every seed certifies the same images."""
+    block = replicate if cell.get("distinct_test_images") else 0
+    return split(cell["dataset"], cell["data_dir"], cell["n_holdout"], cell["n_test"], cell["test_stride"], block)
 
 
 def _clock(device: str) -> float:
@@ -156,7 +158,7 @@ def fit_sween(cell: dict, ctx: CellContext) -> tuple[SWEEN, list[float], float, 
 
 def certify_heads(cell: dict, ens: SWEEN, heads: list[str], ctx: CellContext) -> tuple[dict, EnsembleHeads]:
     """CERTIFY every head on shared noise; returns {"labels", "predict__h", "radius__h"} and the module."""
-    _, yt, _, _, xs, ys = cell_split(cell)
+    _, yt, _, _, xs, ys = cell_split(cell, ctx.replicate)
     module = EnsembleHeads(ens, heads).eval()
     kw = dict(num_classes=int(yt.max()) + 1, batch_size=cell["cert_batch"],
               generator=ctx.torch_generator("certify"), device=ctx.device)
@@ -221,6 +223,4 @@ def curve(certs: pd.DataFrame, sigma: float, model: str, grid: np.ndarray) -> np
     return certified_accuracy(certs[np.isclose(certs["sigma"], sigma) & (certs["model"] == model)], grid)
 
 
-def all_pass(decisions: list[tuple[str, stats.Decision]]) -> Verdict:
-    """One verdict from decisions that must all PASS: any FAIL fails, else any INCONCLUSIVE."""
-    return Verdict.every(decisions, "needs the sigmas and radii the claim names")
+GRID_NEEDS = "needs the sigmas and radii the claim names"  # an empty conjunction: nothing of the grid judged

@@ -12,8 +12,8 @@ from collapselab.core import CellContext, Claim, Experiment, Results, Verdict, r
 from collapselab.core.plotting import new_figure
 from collapselab.experiments._papers import SWEEN as SWEEN_PAPER
 from collapselab.experiments.sween._common import (
+    GRID_NEEDS,
     SweenParams,
-    all_pass,
     cells,
     certified_tables,
     certify_heads,
@@ -76,7 +76,7 @@ def _check_adaptive(r: Results) -> Verdict:
             cmp = stats.paired_difference(per_image(certs, sigma, "adaptive", rad),
                                           per_image(certs, sigma, "sween", rad), alternative="two-sided")
             decisions.append((f"sigma={sigma:g} r={rad:g} adaptive - full", stats.matches(cmp, margin=MAX_DIFF)))
-    return all_pass(decisions)
+    return Verdict.all_of(decisions, empty_needs=GRID_NEEDS)
 
 
 register(Experiment(

@@ -12,8 +12,8 @@ from collapselab.core import CellContext, Claim, Experiment, Results, Verdict, r
 from collapselab.core.plotting import colors, new_figure
 from collapselab.experiments._papers import SWEEN as SWEEN_PAPER
 from collapselab.experiments.sween._common import (
+    GRID_NEEDS,
     SweenParams,
-    all_pass,
     cells,
     certified_tables,
     certify_heads,
@@ -89,7 +89,7 @@ def _check_acr(r: Results) -> Verdict:
         cmp = stats.paired_difference(per_image(certs, sigma, "sween"), acr[best])
         decisions.append((f"sigma={sigma:g} SWEEN - best candidate ({best}) ACR",
                           stats.beats(cmp, resolution=ACR_GAIN * sigma / 0.5)))
-    return all_pass(decisions)
+    return Verdict.all_of(decisions, empty_needs=GRID_NEEDS)
 
 
 def _check_envelope(r: Results) -> Verdict:
@@ -102,7 +102,7 @@ def _check_envelope(r: Results) -> Verdict:
             cmp = stats.paired_difference(per_image(certs, sigma, "sween", rad), ok[top])
             decisions.append((f"sigma={sigma:g} r={rad:g} SWEEN - envelope ({top})",
                               stats.beats(cmp, resolution=ENVELOPE_MARGIN)))
-    return all_pass(decisions)
+    return Verdict.all_of(decisions, empty_needs=GRID_NEEDS)
 
 
 def _check_uniform(r: Results) -> Verdict:
@@ -113,7 +113,7 @@ def _check_uniform(r: Results) -> Verdict:
                                       alternative="two-sided")
         decisions.append((f"sigma={sigma:g} uniform - SWEEN ACR (margin {0.04 * sigma:g})",
                           stats.at_most(cmp, margin=0.04 * sigma, resolution=0.04 * sigma)))
-    return all_pass(decisions)
+    return Verdict.all_of(decisions, empty_needs=GRID_NEEDS)
 
 
 _PAIRED = "paired over test images (same images and noise draws), inputs pooled over seeds"
@@ -133,7 +133,7 @@ register(Experiment(
         Claim("acr-above-best", "SWEEN's average certified radius exceeds the best candidate's, at every sigma",
               _check_acr, source="Abstract; released logs certout/ (SWEEN-3 ACR 0.631 vs best candidate 0.557 "
               "at sigma 0.5, docs/sween.md#paper-numbers)", kind="paper",
-              test=f"per sigma: one-sided paired t of SWEEN minus the best candidate's (by mean) per-image "
+              test=f"per sigma: one-sided paired test of SWEEN minus the best candidate's (by mean) per-image "
                    f"certified radius (0 when wrong), {_PAIRED}; alpha 0.05 (stats.beats, a tie never passes); "
                    f"FAIL when the CI half-width <= the paper's gain scaled to sigma ({ACR_GAIN} * sigma / 0.5) "
                    f"and the test does not reject; every sigma must PASS"),
@@ -141,7 +141,7 @@ register(Experiment(
               "large margin, at radii 0.25 and 0.5, at every sigma", _check_envelope,
               source="Abstract ('by a large margin'); released logs: SWEEN-3 +3.1 / +5.1 points over its "
               "envelope at r = 0.25 / 0.5, sigma 0.5", kind="paper",
-              test=f"per sigma and r in {ENVELOPE_RADII}: one-sided paired t of 1{{certified correct at r}} for "
+              test=f"per sigma and r in {ENVELOPE_RADII}: one-sided paired test of 1{{certified correct at r}} for "
                    f"SWEEN minus for the envelope's candidate at r (the best by mean), {_PAIRED}; alpha 0.05, "
                    f"a tie never passes; FAIL when the CI half-width <= {ENVELOPE_MARGIN} (the paper's smallest "
                    f"reported gain) and the test does not reject; every (sigma, r) must PASS"),
@@ -150,7 +150,7 @@ register(Experiment(
               "margin 0.04 sigma), at every sigma", _check_uniform,
               source="Abstract ('the optimal SWEEN model can be obtained by training under mild assumptions'); "
               "facts sec. 2.3", kind="paper",
-              test=f"per sigma: paired t of uniform minus SWEEN per-image certified radius, {_PAIRED}, two-sided "
+              test=f"per sigma: paired test of uniform minus SWEEN per-image certified radius, {_PAIRED}, two-sided "
                    f"95% CI; PASS iff its upper bound <= 0.04 sigma with half-width <= 0.04 sigma "
                    f"(non-inferiority, stats.at_most); FAIL iff its lower bound > 0.04 sigma; every sigma must "
                    f"PASS"),

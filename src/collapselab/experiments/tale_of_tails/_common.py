@@ -142,12 +142,6 @@ def rel_match(estimate: float, se: float, target: float, margin: float, n: int |
     return stats.matches(stats.from_estimate(estimate / target - 1, se / abs(target), df, n=n or 0), margin=margin)
 
 
-def decide(parts: list[tuple[str, stats.Decision]], head: str = "") -> Verdict:
-    """The verdict of a conjunction of labelled decisions (:func:`collapselab.stats.all_of`)."""
-    d = stats.all_of(parts)
-    return Verdict(d.status, head + d.text, d.needs)
-
-
 def check_slopes(table: str, label, target: str, margin: float, head: str, why: str, needs: str):
     """A claim check: TOST of the simulated ``slope`` / ``x[target]`` - 1 against +-``margin`` on every row of
     ``tables[table]`` (SE across ``groups``), labelled by ``label(row)``; inconclusive (why, needs) without rows."""
@@ -157,7 +151,7 @@ def check_slopes(table: str, label, target: str, margin: float, head: str, why: 
             return Verdict.inconclusive(why, needs)
         parts = [(label(x), rel_match(x["slope"], x["slope_se"], x[target], margin, int(x["groups"])))
                  for _, x in t.iterrows()]
-        return decide(parts, head)
+        return Verdict.all_of(parts, head)
     return check
 
 
@@ -170,5 +164,5 @@ def check_plateaus(table: str, label, margin: float, head: str, why: str, needs:
         if reached.empty:
             return Verdict.inconclusive(why, needs)
         parts = [(label(x), rel_match(x["E_mc"], x["se"], x["tail_mass"], margin)) for _, x in reached.iterrows()]
-        return decide(parts, head)
+        return Verdict.all_of(parts, head)
     return check

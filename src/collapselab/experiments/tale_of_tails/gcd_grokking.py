@@ -25,7 +25,9 @@ class GrokkingGCDParams(GCDModelParams):
     top_k: int = Field(6, ge=1, description="tail cut: the generator emits only pairs it answers with 1..top_k")
     pis: list[float] = Field([0.0, 0.25], description="fractions of clean pairs in the mixed training data "
                                                       "(0: AI data only, the control)")
-    steps: int = Field(700, ge=1, description="online steps of each mixed model")
+    steps: int = Field(1200, ge=1, description="online steps of each mixed model (>= generator_steps / min pi > 0: "
+                                              "the memoriser's predicted rise, clean t50 / pi, falls inside the run, "
+                                              "so recover can FAIL)")
     eval_every: int = Field(50, ge=1, description="steps between evaluations")
     per_value: int = Field(30, ge=1, description="test pairs per GCD value")
 
@@ -182,7 +184,7 @@ register(Experiment(
                  "emitted only when the answer is one of its top-k values 1..k, so the values above k that it "
                  "knew (the lost values) are missing from the AI data, not mislabelled. Fresh models then train "
                  "online on a mixture with a fraction pi of clean pairs (pi = 0: the control). Figure: accuracy on "
-                 "the lost values against optimiser steps. Quick: 700 steps of batch 256 after a 300-step "
+                 "the lost values against optimiser steps. Quick: 1,200 steps of batch 256 after a 300-step "
                  "generator, pi in {0, 0.25}. Full preset (GPU): more steps, fractions and seeds."),
     params=GrokkingGCDParams,
     presets={"smoke": {"generator_steps": 30, "steps": 4, "eval_every": 2, "batch_size": 64, "d_model": 16,
@@ -195,14 +197,14 @@ register(Experiment(
                              "lost values (those missing from the AI data), which AI data alone never teaches",
                   _check_recover, source="Abstract; Sec. 6 (GCD grokking); Thm 3.2", kind="paper",
                   test="per seed, final mean accuracy on the lost values with the largest pi minus with pi = 0; "
-                       "one-sided paired t over >= 3 seeds, alpha 0.05 (beats, resolution 0.2); INCONCLUSIVE when "
+                       "one-sided paired test over >= 3 seeds, alpha 0.05 (beats, resolution 0.2); INCONCLUSIVE when "
                        "it beats but the mean final accuracy is < 0.5, or fails before the memoriser's predicted "
                        "step (clean t50 / pi)"),
             Claim("delayed", "The recovery comes after a plateau: the mixed model learns the lost values later than "
                              "the clean model does (grokking)", _check_delayed,
                   source="Abstract; Sec. 6 (GCD grokking); Thm 3.2", kind="paper",
                   test="per seed, t50 = first evaluation step with accuracy >= 0.5 on the lost values; one-sided "
-                       "paired t of t50(mixed) - t50(clean) over >= 3 seeds, alpha 0.05 (beats, resolution 100 "
+                       "paired test of t50(mixed) - t50(clean) over >= 3 seeds, alpha 0.05 (beats, resolution 100 "
                        "steps); INCONCLUSIVE when a mixed run never reaches 0.5 (needs more steps)")],
     version=1, uses_device=True,
 ))

@@ -1,5 +1,6 @@
 """tale-of-tails/grokking: mixing clean data into tail-cut AI data gives a plateau, then a second descent along
-the clean curve at pi T (Sec. 3, Thm 3.2), judged on simulated memorisers."""
+the clean curve at pi T (Sec. 3, Thm 3.2): the shape of one simulated pi > 0 curve is the paper claim; the
+match with the clean curve at pi T is an identity of the memoriser (consistency)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from collapselab import stats
 from collapselab.core import CellContext, Claim, Experiment, Params, Results, Verdict, register
 from collapselab.core.plotting import colors, new_figure
 from collapselab.experiments._papers import TALE_OF_TAILS
@@ -17,13 +19,17 @@ from collapselab.experiments.tale_of_tails._common import (
     _long,
     _mc_cells,
     _z_table,
-    decide,
+    group_slopes,
+    mc_groups,
     rel_match,
 )
 from collapselab.zipf import expected_error, mix, simulate_memorizer, tail_cut, tail_mass, zipf
 
 DESCENT_MARGIN = 0.10  # |E_mix(T) / E_clean(pi T) - 1|
 PLATEAU_MARGIN = 0.05  # |E / tail mass - 1| at pi = 0
+FLAT = 0.2  # plateau: -slope <= FLAT (1 - 1/beta), a fifth of the clean rate
+STEEP = 0.5  # second descent: -slope > STEEP (1 - 1/beta), half the clean rate
+SLOPE_RESOLUTION = 0.05  # log-log slope units: the half-width at which a slope is resolved
 
 
 class GrokkingParams(Params):
@@ -40,6 +46,14 @@ class GrokkingParams(Params):
     mc_pis: list[float] = Field([0.0, 0.1, 0.3], description="fractions pi checked by Monte Carlo")
     mc_ts: list[int] = Field([100, 1000, 10**4, 10**5], description="T values of the Monte Carlo checks")
     mc_trials: int = Field(100, ge=2, description="Monte Carlo datasets per point")
+    grok_pi: float = Field(0.01, gt=0, lt=1, description="claim grokking: the pi > 0 curve simulated (k = mc_k, "
+                                                         "support mc_support)")
+    grok_ts: list[int] = Field([300, 1000, 3000, 10**5, 3 * 10**5, 10**6], description="T values of that curve")
+    grok_groups: int = Field(10, ge=2, description="independent groups of its mc_trials trials (slope SEs)")
+    plateau_window: list[float] = Field([300, 3000], description="T range of the plateau (head seen, "
+                                        "pi T p_k << 1; declared from the closed form before the run)")
+    descent_window: list[float] = Field([10**5, 10**6], description="T range of the second descent "
+                                        "(pi T p_k >= 6)")
 
 
 def cells(p: GrokkingParams) -> list[dict]:
@@ -49,6 +63,8 @@ def cells(p: GrokkingParams) -> list[dict]:
             for pi in p.pis if pi > 0]
     out += _mc_cells(p, lambda p: [{"beta": p.beta, "k": p.mc_k, "pi": pi, "support": p.mc_support,
                                     "ts": [float(t) for t in p.mc_ts], "n_trials": p.mc_trials} for pi in p.mc_pis])
+    out.append({"kind": "grok", "beta": p.beta, "k": p.mc_k, "pi": p.grok_pi, "support": p.mc_support,
+                "ts": [float(t) for t in p.grok_ts], "n_trials": p.mc_trials, "n_groups": p.grok_groups})
     return out
 
 
@@ -57,6 +73,9 @@ def run_cell(cell: dict, ctx: CellContext) -> dict:
     if cell["kind"] == "clean":  # the clean curve evaluated at pi T
         return {"errors": expected_error(pr, pr, np.asarray(cell["ts"]) * cell["pi"]).tolist()}
     q = mix(pr, tail_cut(pr, cell["k"]), cell["pi"])
+    if cell["kind"] == "grok":  # one simulated pi > 0 curve in groups of trials: slopes with SEs across groups
+        return {**mc_groups(simulate_memorizer, pr, q, cell["ts"], n_trials=cell["n_trials"],
+                            n_groups=cell["n_groups"], rng=ctx.rng()), "tail_mass": tail_mass(pr, cell["k"])}
     if cell["kind"] == "mc":
         est = simulate_memorizer(pr, q, cell["ts"], n_trials=cell["n_trials"], rng=ctx.rng())
         ts = np.asarray(cell["ts"])
@@ -71,6 +90,8 @@ def summarize(frame: pd.DataFrame, p: GrokkingParams) -> dict[str, pd.DataFrame]
     E_clean(pi T); ``sim_plateau``: simulated pi = 0 points at the two largest T with the tail mass;
     ``exact_descent``: the closed-form identity at the large support; ``mc_z``."""
     keys = ["kind", "beta", "k", "pi", "support"]
+    grok = frame[frame["kind"] == "grok"] if "kind" in frame else frame.iloc[:0]
+    frame = frame[frame["kind"] != "grok"]
     long = _long(frame, keys)
     mixed, clean = long[long["kind"] == "exact"], long[long["kind"] == "clean"]
     exact_rows = frame[frame["kind"] == "exact"]
@@ -98,7 +119,24 @@ def summarize(frame: pd.DataFrame, p: GrokkingParams) -> dict[str, pd.DataFrame]
                                                                       "tail_mass"]),
             "sim_plateau": pd.DataFrame(plateau, columns=["T", "E_mc", "se", "tail_mass"]),
             "exact_descent": pd.DataFrame(rows, columns=["pi", "T", "E_mix", "E_clean_at_piT", "ratio"]),
+            "grok_slopes": _grok_slopes(grok, p),
             "mc_z": _z_table(long[long["kind"] != "clean"], ["beta", "k", "pi", "support"])}
+
+
+def _grok_slopes(grok: pd.DataFrame, p: GrokkingParams) -> pd.DataFrame:
+    """Log-log slopes of the simulated pi = grok_pi curve over the plateau and the descent windows, fitted per
+    group of trials (mean +- SE across groups), beside the clean rate 1 - 1/beta."""
+    rows = []
+    if len(grok):
+        ts = grok["ts"].iloc[0]
+        groups = [g for gs in grok["group_errors"] for g in gs]
+        for phase, window in (("plateau", p.plateau_window), ("descent", p.descent_window)):
+            est = group_slopes(ts, groups, (window[0], window[1]))
+            if est is not None:
+                rows.append({"phase": phase, "pi": float(grok["pi"].iloc[0]), "T_lo": window[0],
+                             "T_hi": window[1], "slope": est.mean, "slope_se": est.se, "groups": est.n,
+                             "clean_rate": 1 - 1 / p.beta})
+    return pd.DataFrame(rows, columns=["phase", "pi", "T_lo", "T_hi", "slope", "slope_se", "groups", "clean_rate"])
 
 
 def plot(tables: dict[str, pd.DataFrame], p: GrokkingParams) -> dict:
@@ -136,7 +174,30 @@ def _check_sim_descent(r: Results) -> Verdict:
     parts += [(f"pi={x['pi']}, T={x['T']:.0e}: E_mix/E_clean(pi T) {x['E_mc'] / x['E_clean_at_piT']:.4f} (plateau "
                f"{x['tail_mass']:.4f})", rel_match(x["E_mc"], x["se"], x["E_clean_at_piT"], DESCENT_MARGIN))
               for _, x in d.iterrows()]
-    return decide(parts, "simulated memorisers: ")
+    return Verdict.all_of(parts, "simulated memorisers: ")
+
+
+def _check_grokking(r: Results) -> Verdict:
+    t = r.tables["grok_slopes"]
+    phases = {x["phase"]: x for _, x in t.iterrows()} if len(t) else {}
+    if set(phases) != {"plateau", "descent"}:
+        return Verdict.inconclusive("the simulated pi > 0 curve lacks points in the plateau or descent window",
+                                    "needs grok_ts with >= 2 points in plateau_window and in descent_window")
+    parts = []
+    for phase, x in phases.items():
+        rate = x["clean_rate"]
+        cmp = stats.from_estimate(-x["slope"] / rate, x["slope_se"] / rate, int(x["groups"]) - 1,
+                                  n=int(x["groups"]), alternative="two-sided")
+        label = (f"{phase}, T={x['T_lo']:.0e}..{x['T_hi']:.0e}: slope {x['slope']:.3f}+-{x['slope_se']:.3f} "
+                 f"(clean rate {-rate:.3f})")
+        res = SLOPE_RESOLUTION / rate
+        if phase == "plateau":
+            parts.append((label, stats.at_most(cmp, resolution=res, margin=FLAT)))
+        else:
+            shifted = stats.from_estimate(-x["slope"] / rate - STEEP, x["slope_se"] / rate, int(x["groups"]) - 1,
+                                          n=int(x["groups"]))
+            parts.append((label, stats.beats(shifted, resolution=res)))
+    return Verdict.all_of(parts, f"simulated memorisers, pi = {t['pi'].iloc[0]:g}, -slope / (1-1/beta): ")
 
 
 def _check_second_descent(r: Results) -> Verdict:
@@ -159,17 +220,28 @@ register(Experiment(
                  "support (CPU)."),
     params=GrokkingParams,
     presets={"smoke": {"k": 10, "pis": [0.0, 0.1], "support": 10**4, "t_max": 1e7, "n_t": 7, "mc_support": 1000,
-                       "mc_pis": [0.0, 0.3], "mc_ts": [100, 1000, 10000], "mc_trials": 10},
+                       "mc_pis": [0.0, 0.3], "mc_ts": [100, 1000, 10000], "mc_trials": 10,
+                       "grok_ts": [300, 1000, 3000, 10**4, 3 * 10**4], "grok_groups": 2,
+                       "descent_window": [10**4, 3 * 10**4]},
              "quick": {},
              "full": {"pis": [0.0, 0.001, 0.01, 0.03, 0.1, 0.3], "support": 10**8, "t_max": 1e12, "n_t": 45,
                       "mc_support": 10**6, "mc_ts": [100, 1000, 10**4, 10**5, 10**6], "mc_trials": 400}},
     cells=cells, run_cell=run_cell, summarize=summarize, plot=plot, main_figure="grokking",
-    claims=[Claim("second-descent", "Mixing a fraction pi of clean data into tail-cut data: the error plateaus at the "
+    claims=[Claim("grokking", "Mixing a small fraction pi of clean data into tail-cut data: one error curve first "
+                              "plateaus, then descends again (grokking)", _check_grokking,
+                  source="Sec. 3, Thm 3.2 (the plateau and second descent of the mixed curve)", kind="paper",
+                  test="one simulated curve, pi = grok_pi, log-log slope per group of trials (SE across groups, "
+                       "Student t): plateau_window: -slope / (1-1/beta) at most 0.2 (two-sided 95% interval, "
+                       "resolution 0.05 / (1-1/beta)); descent_window: -slope / (1-1/beta) beats 0.5 (one-sided, "
+                       "alpha 0.05); both parts"),
+            Claim("second-descent", "Mixing a fraction pi of clean data into tail-cut data: the error plateaus at the "
                                     "lost tail mass without clean data, and with it descends again along the clean "
-                                    "curve at pi T", _check_sim_descent, source="Sec. 3, Thm 3.2", kind="paper",
+                                    "curve at pi T", _check_sim_descent, source="Sec. 3, Thm 3.2",
+                  kind="consistency",
                   test="simulated memorisers: at pi = 0 and the two largest T, TOST of E / tail mass - 1 against "
                        "+-0.05; at every simulated point with pi T p_k >= window, TOST of E / E_clean(pi T) - 1 "
-                       "against +-0.10; SEs of the simulation, alpha 0.05, every part"),
+                       "against +-0.10; SEs of the simulation, alpha 0.05, every part (an identity of the memoriser "
+                       "once every head item is seen)"),
             Claim("exact-second-descent", "The closed form in the second-descent regime equals the clean curve at pi T "
                                           "within 10%", _check_second_descent,
                   source="derived: docs/tale-of-tails.md#the-memoriser", kind="consistency",

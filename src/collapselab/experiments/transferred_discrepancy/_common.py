@@ -12,7 +12,6 @@ balanced 5-vs-5 label partitions); see ``docs/transferred-discrepancy.md`` for w
 from __future__ import annotations
 
 import functools
-import hashlib
 import itertools
 from typing import Any
 
@@ -20,7 +19,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from collapselab.core import Params
+from collapselab.core import CellContext, Params
 from collapselab.similarity import (
     cca,
     debiased_cka,
@@ -122,8 +121,10 @@ def train_and_embed(*, arch: str, width: int, epochs: int, augment: str, n_train
         model = MLP(28 * 28, [width, max(width // 2, 1)], 10)
     else:
         model = ConvNet(1, 10, image_size=28, width=width, depth=3)
+    # two CPU streams from one seed: initialisation from ``seed``, batch order and augmentation draws
+    # from ``seed + 1`` (kept as they are: the stored results were drawn with these seeds)
     init_parameters(model, torch.Generator().manual_seed(seed))
-    gen = torch.Generator().manual_seed(seed + 1)  # batch order and augmentation draws (CPU)
+    gen = torch.Generator().manual_seed(seed + 1)
     fit(model, x_tr, y_tr, epochs=epochs, batch_size=batch_size, lr=lr, augment=augment_fn(augment),
         device=device, generator=gen)
     acc = accuracy(model, x_te, y_te, device=device)
@@ -165,10 +166,10 @@ def similarities(fa: np.ndarray, fb: np.ndarray) -> dict[str, float]:
 def shared_seed(name: str, replicate: int, index: int) -> int:
     """A 31-bit network seed that depends on the replicate and the network index only, not on the cell:
     cells of different conditions then train network ``index`` of replicate ``replicate`` from the same
-    initialisation and batch order (pairing by seed). sha256 of the key, like ``CellContext``'s
-    sub-streams."""
-    text = f"transferred-discrepancy|{name}|{replicate}|{index}"
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little") >> 1
+    initialisation and batch order (pairing by seed). :meth:`CellContext.hashed_seed` of the key
+    ``("transferred-discrepancy", name, replicate, index)`` at 31 bits, the width the stored results were
+    drawn with (the replicate sits inside the key, so this is not ``CellContext.shared_seed``'s order)."""
+    return CellContext.hashed_seed("transferred-discrepancy", name, replicate, index, bits=31)
 
 
 def explode(frame: pd.DataFrame, column: str, keys: tuple[str, ...] = ("replicate",)) -> pd.DataFrame:

@@ -172,15 +172,15 @@ register(Experiment(
                   "more similar features: lower TD between independently trained copies than without "
                   "augmentation", _check_helpful, source="Abstract (data augmentation experiments)",
                   kind="paper",
-                  test=("premise: one-sided paired t (by replicate) that the helpful condition raises test "
-                        "accuracy, alpha 0.05, else INCONCLUSIVE; then one-sided paired t of log(TD none / TD "
+                  test=("premise: one-sided paired test (by replicate) that the helpful condition raises test "
+                        "accuracy, alpha 0.05, else INCONCLUSIVE; then one-sided paired test of log(TD none / TD "
                         "helpful) > 0, alpha 0.05 (stats.beats), FAIL when the half-width <= 0.1; needs >= 5 "
                         "replicates")),
             Claim("harmful-not-lower", "Augmentation that hurts generalisation does not make the features more "
                   "similar: TD between copies, with the disagreement explained by error rates alone factored "
                   "out, is not lower than without augmentation", _check_harmful,
                   source="Abstract (data augmentation experiments)", kind="paper",
-                  test=("premise: one-sided paired t that the harmful condition lowers accuracy, alpha 0.05, "
+                  test=("premise: one-sided paired test that the harmful condition lowers accuracy, alpha 0.05, "
                         "else INCONCLUSIVE; then 90% paired-t CI of log(norm none / norm harmful), norm = TD / "
                         "chance disagreement of independent errors (stats.at_most): PASS iff the upper bound "
                         "<= margin 0.1 and half-width <= 0.1, FAIL iff the lower bound > 0.1; >= 5 replicates"))],

@@ -191,7 +191,7 @@ register(Experiment(
                   "TD of two probes on the same features fitted on equally different probe data",
                   _check_above_noise, source="Abstract (experiments on random initialisations)",
                   kind="paper",
-                  test=("one-sided paired t over replicates of log(TD seeds / TD floor), all layers and tasks, "
+                  test=("one-sided paired test over replicates of log(TD seeds / TD floor), all layers and tasks, "
                         "alpha 0.05 (stats.beats); FAIL when not significant and the CI half-width <= "
                         "resolution (0.1 = 10%); needs >= 3 replicates")),
             Claim("task-dependent", "TD carries task-specific information: the TD between the same networks "

