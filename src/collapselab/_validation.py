@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
+
+_Config = TypeVar("_Config")
+
+
+def with_options(cls: type[_Config], config: _Config | None, options: dict[str, Any], what: str) -> _Config:
+    """The frozen dataclass ``config`` (default: ``cls()``) with the fields in ``options`` replaced: the one
+    way the config objects (training, distillation, chain-of-thought) take keyword options. An unknown key
+    is a ValueError listing the valid ones (``what`` names the kind of option); ``config`` must be a ``cls``."""
+    valid = tuple(f.name for f in dataclasses.fields(cls))
+    bad = sorted(set(options) - set(valid))
+    if bad:
+        raise ValueError(f"unknown {what} option(s) {bad}; valid keys: {valid}")
+    if config is None:
+        return cls(**options)
+    if not isinstance(config, cls):
+        raise ValueError(f"`config` must be a {cls.__name__}, got {type(config).__name__}")
+    return dataclasses.replace(config, **options) if options else config
 
 
 def check_int(name: str, value: Any, *, low: int | None = None, high: int | None = None) -> int:

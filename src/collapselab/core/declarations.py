@@ -23,7 +23,7 @@ import hashlib
 import json
 import math
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -314,7 +314,6 @@ def stamp_declarations(experiment: Experiment, outcomes: list[ClaimOutcome],
     return out
 
 
-def is_builtin(experiment: Experiment, run_cell: Callable[..., Any] | None = None) -> bool:
+def is_builtin(experiment: Experiment) -> bool:
     """True for an experiment shipped with collapselab (the record covers those)."""
-    fn = run_cell or experiment.run_cell
-    return getattr(fn, "__module__", "").startswith("collapselab.experiments")
+    return getattr(experiment.run_cell, "__module__", "").startswith("collapselab.experiments")

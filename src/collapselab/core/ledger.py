@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from collapselab.core.claims import ClaimOutcome, headline
-from collapselab.core.declarations import Lock, read_lock
+from collapselab.core.declarations import Lock, fingerprint, read_lock
 from collapselab.core.registry import all_experiments
 from collapselab.core.store import MAIN_STREAM, Store, check_stream, store_path
 
@@ -56,8 +56,6 @@ def ledger(out_dir: str | Path | None = None, *, preset: str | None = None,
     ``out_dir``, ``main`` first) the verdict of the experiment's latest finished run on it (at ``preset``
     when given). ``status`` is the record status over the streams (:func:`record_status`); ``measured``,
     ``needs``, ``preset`` and ``run_id`` are those of the last stream that ran the claim."""
-    from collapselab.core.declarations import fingerprint
-
     lock = read_lock() if lock is None else lock
     db = store_path(out_dir) if out_dir is not None else None
     store = Store(db) if db is not None and db.exists() else None

@@ -13,7 +13,6 @@ One outer step (paper Alg. 1; official ``framework/distill_higher.py``) [code]:
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -25,7 +24,7 @@ import torch
 from torch import nn
 
 from collapselab._rng import as_torch_generator, resolve_device
-from collapselab._validation import check_choice, check_int, check_real
+from collapselab._validation import check_choice, check_int, check_real, with_options
 from collapselab.distill._dataset import DistilledSet, as_arrays
 from collapselab.distill._inner import fresh_model, meta_loss
 from collapselab.distill._memory import GraphMemory
@@ -133,13 +132,7 @@ class DistillConfig:
     @classmethod
     def make(cls, config: DistillConfig | None = None, **options: Any) -> DistillConfig:
         """``config`` (default: ``DistillConfig()``) with ``options`` applied."""
-        valid = tuple(f.name for f in dataclasses.fields(cls))
-        bad = sorted(set(options) - set(valid))
-        if bad:
-            raise ValueError(f"unknown distillation option(s) {bad}; valid keys: {valid}")
-        if config is not None and not isinstance(config, DistillConfig):
-            raise ValueError(f"`config` must be a DistillConfig, got {type(config).__name__}")
-        return dataclasses.replace(config or cls(), **options)
+        return with_options(cls, config, options, "distillation")
 
 
 @dataclass

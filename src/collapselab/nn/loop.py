@@ -25,7 +25,6 @@ trainers' forward passes when ``config.autocast``.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import math
 from collections.abc import Callable, Iterable, Iterator
@@ -35,7 +34,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from collapselab._validation import check_choice, check_int, check_real
+from collapselab._validation import check_choice, check_int, check_real, with_options
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "cosine", "multistep")
@@ -116,15 +115,7 @@ class TrainConfig:
     @classmethod
     def make(cls, config: TrainConfig | None = None, **options: Any) -> TrainConfig:
         """``config`` (default: ``TrainConfig()``) with ``options`` applied."""
-        valid = tuple(f.name for f in dataclasses.fields(cls))
-        bad = sorted(set(options) - set(valid))
-        if bad:
-            raise ValueError(f"unknown training option(s) {bad}; valid keys: {valid}")
-        if config is None:
-            return cls(**options)
-        if not isinstance(config, TrainConfig):
-            raise ValueError(f"`config` must be a TrainConfig, got {type(config).__name__}")
-        return dataclasses.replace(config, **options) if options else config
+        return with_options(cls, config, options, "training")
 
 
 def lr_at(step: int, steps: int, config: TrainConfig, epoch: int = 0) -> float:

@@ -10,7 +10,6 @@ answer.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -18,7 +17,7 @@ import numpy as np
 import torch
 
 from collapselab._rng import as_rng
-from collapselab._validation import check_int, check_real
+from collapselab._validation import check_int, check_real, with_options
 from collapselab.nn.lm_train import DECODER, train_decoder
 from collapselab.nn.loop import TrainConfig
 from collapselab.nn.transformer import DecoderLM
@@ -183,13 +182,7 @@ class CoTConfig:
     @classmethod
     def make(cls, config: CoTConfig | None = None, **options) -> CoTConfig:
         """``config`` (default: ``CoTConfig()``) with ``options`` applied."""
-        valid = tuple(f.name for f in dataclasses.fields(cls))
-        bad = sorted(set(options) - set(valid))
-        if bad:
-            raise ValueError(f"unknown train_cot_model option(s) {bad}; valid keys: {valid}")
-        if config is not None and not isinstance(config, CoTConfig):
-            raise ValueError(f"`config` must be a CoTConfig, got {type(config).__name__}")
-        return dataclasses.replace(config or cls(), **options)
+        return with_options(cls, config, options, "train_cot_model")
 
     def train_config(self) -> TrainConfig:
         """The :class:`collapselab.nn.TrainConfig` of the run (the decoder trainer's defaults otherwise)."""
