@@ -33,9 +33,10 @@ test-fast: $(STAMP)
 	@$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
 
-# docs/claims.md from a quick reproduction in results/ (run `collapselab reproduce --preset quick` first)
+# docs/claims.md from a quick reproduction in results/ (`collapselab reproduce --preset quick --confirm`), with a
+# section for the experiments also run at full
 claims-doc: $(STAMP)
-	$(VENV)/bin/collapselab claims --out results --preset quick --format md > docs/claims.md
+	$(VENV)/bin/collapselab claims --out results --preset quick --preset full --format md > docs/claims.md
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -61,4 +61,16 @@ PY
 
 step "speed-up benchmark"
 "$VENV/bin/python" benchmarks/device_speedup.py --preset smoke 2>&1 | tee -a "$OUT/log.txt"
+
+# Paper scale with the GPU time left: GPU_MINUTES=50 bash scripts/gpu_check.sh runs the full preset of the
+# experiments whose forecast fits 50 minutes, most paper claims per GPU-minute first (docs/gpu.md).
+if [ -n "${GPU_MINUTES:-}" ]; then
+    full_exps=$("$VENV/bin/python" scripts/forecast_table.py --plan "$GPU_MINUTES" --device cuda)
+    step "full preset within $GPU_MINUTES GPU-minutes: $full_exps"
+    # shellcheck disable=SC2086
+    "$VENV/bin/collapselab" run $full_exps --preset full --device cuda --workers 2 --out "$OUT/full" \
+        > "$OUT/full.txt" 2>&1 || true
+    "$VENV/bin/collapselab" claims --out "$OUT/full" --preset full --format md > "$OUT/full-claims.md" || true
+    "$VENV/bin/collapselab" calibrate --out "$OUT/full" 2>&1 | tee -a "$OUT/log.txt" || true
+fi
 step "done"

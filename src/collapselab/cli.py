@@ -1,4 +1,5 @@
-"""The ``collapselab`` command line: list, show, run, reproduce, claims, plot, report.
+"""The ``collapselab`` command line: list, show, run, reproduce, claims, plot, report,
+calibrate.
 
 User mistakes (unknown experiment or key, bad value, unusable results folder) print one line on
 stderr and exit with status 2; ``--strict`` makes a FAIL or ERROR claim exit with status 1; Ctrl-C
@@ -128,7 +129,9 @@ def show_cmd(experiment: Annotated[str, typer.Argument(help="paper-slug/experime
 @app.command("claims")
 def claims_cmd(
     out: Annotated[Path, typer.Option(help="results folder whose latest verdicts are shown")] = Path("results"),
-    preset: Annotated[str | None, typer.Option(help="only verdicts of runs at this preset")] = None,
+    preset: Annotated[list[str] | None, typer.Option(help="only verdicts of runs at this preset; with --format md "
+                                                          "repeatable: the first preset's ledger, then a "
+                                                          "section per further preset")] = None,
     stream: Annotated[list[str] | None, typer.Option(help="seed stream(s) to read, repeatable (default: every "
                                                           "stream in OUT, main first)")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table, md or json")] = "table",
@@ -136,17 +139,22 @@ def claims_cmd(
 ) -> None:
     """The claims ledger: every claim with source, kind, declared test, its declaration's version and
     history, and its latest verdict on each seed stream in OUT (DIFFER where the streams disagree)."""
-    from collapselab.core.ledger import ledger, stream_headline, to_markdown
+    from collapselab.core.ledger import ledger, preset_section, stream_headline, to_markdown
 
     if as_json:
         fmt = "json"
     if fmt not in ("table", "md", "json"):
         raise UserError(f"--format must be table, md or json, got {fmt!r}")
-    rows = _user(ledger, out, preset=preset, streams=stream)
+    presets = preset or [None]
+    if len(presets) > 1 and fmt != "md":
+        raise UserError("several --preset values need --format md (one section per preset)")
+    rows = _user(ledger, out, preset=presets[0], streams=stream)
     if fmt == "json":
         print(json.dumps(rows, indent=2))
     elif fmt == "md":
         print(to_markdown(rows))
+        for other in presets[1:]:
+            print(preset_section(_user(ledger, out, preset=other, streams=stream), other))
     else:
         names = list(dict.fromkeys(s for r in rows for s in r["streams"]))
         table = Table("experiment", "claim", "kind", "version", *names, "measured", title="claims ledger")
@@ -345,7 +353,7 @@ def run_cmd(
     from collapselab.core.sweep import WorkerPool
 
     o = sweep
-    _check_sweep_options(o.backend, o.workers, o.device, o.ray_address, o.stream)
+    _check_sweep_options(o.backend, o.workers, o.device, o.ray_address, o.stream, o.dry_run)
     if seeds is not None and seeds < 1:
         raise UserError(f"--seeds must be >= 1, got {seeds}")
     for name in experiments:  # every name is checked before any work starts
@@ -373,34 +381,101 @@ def run_cmd(
 
 def _print_plan(names: list[str], *, preset: str, overrides: list[str], seeds: int | None, out: Path,
                 device: str, workers: int, streams: tuple[str, ...] = ("main",)) -> None:
-    """The ``--dry-run`` table: per experiment and seed stream, cells, stored, to run and the estimated time."""
+    """The ``--dry-run`` table: per experiment and seed stream, cells, stored, to run and the forecast time;
+    then the total (experiments run one after another, each spread over ``workers``), per stream."""
+    from collapselab.core.costs import RatesError, read_rates
     from collapselab.core.estimate import estimate, format_seconds
     from collapselab.core.registry import get_experiment
 
-    table = Table("experiment", "stream", "device", "cells", "stored", "to run", "estimated time", "basis",
+    try:
+        rates = read_rates()
+    except RatesError as exc:
+        raise UserError(str(exc)) from None
+    table = Table("experiment", "stream", "device", "cells", "stored", "to run", "forecast time", "basis",
                   title=f"plan at preset {preset} on {workers} worker(s) (nothing runs)")
-    total, unknown, guessed = 0.0, 0, 0
+    per_stream = dict.fromkeys(streams, 0.0)
+    unknown, guessed = 0, 0
     for stream, name in ((s, n) for s in streams for n in names):
         exp = get_experiment(name)
         dev = device if exp.uses_device else "cpu"
         est = _user(estimate, name, preset=preset, out_dir=out, overrides=overrides, seeds=seeds, device=dev,
-                    workers=workers, stream=stream)
+                    workers=workers, stream=stream, rates=rates)
         table.add_row(name, stream, dev, str(est.cells), str(est.stored), str(est.missing),
                       format_seconds(est.seconds), est.basis)
         if est.seconds is None:
             unknown += 1
         else:
-            total += est.seconds
+            per_stream[stream] += est.seconds
             guessed += not est.forecast
     console.print(table)
-    console.print(f"estimated total: {format_seconds(total)}"
-                  + (f" plus {unknown} experiment(s) of unknown cost" if unknown else "")
-                  + (f"; {guessed} experiment(s) scaled from cells of other parameters, not a forecast"
+    split = ", ".join(f"{s} {format_seconds(t)}" for s, t in per_stream.items())
+    console.print(f"forecast total on {workers} worker(s)"
+                  + (f": {format_seconds(sum(per_stream.values()))} ({split})" if len(streams) > 1
+                     else f", stream {split.replace(' ', ': ', 1)}")
+                  + (f" plus {unknown} experiment run(s) of unknown cost" if unknown else "")
+                  + (f"; {guessed} experiment run(s) scaled from cells of other parameters, not a forecast"
                      if guessed else ""))
 
 
+@app.command("calibrate")
+def calibrate_cmd(
+    out: Annotated[Path, typer.Option(help="results folder whose finished CPU cells calibrate the rates")] = Path(
+        "results"),
+    preset: Annotated[list[str] | None, typer.Option(help="calibrate from cells of this preset only; "
+                                                          "repeatable (default: every preset)")] = None,
+    write: Annotated[bool, typer.Option(help="write the rates (default: only print them)")] = False,
+    to: Annotated[Path | None, typer.Option(help="file to write with --write (default: the package's "
+                                                 "cell_rates.json, which --dry-run reads)")] = None,
+    force: Annotated[bool, typer.Option(help="replace an existing file given with --to")] = False,
+) -> None:
+    """Seconds per unit of declared cell cost, per experiment, from a store's finished CPU cells; with
+    --write, the rates that --dry-run forecasts with."""
+    from collapselab.core.costs import RATES_PATH, RatesError, calibrate, write_rates
+    from collapselab.core.estimate import format_seconds
+    from collapselab.core.params import PRESETS
+    from collapselab.core.registry import all_experiments
+
+    for p in preset or []:
+        if p not in PRESETS:
+            raise UserError(f"unknown preset {p!r}; valid presets: {', '.join(PRESETS)}")
+    target = to if to is not None else RATES_PATH
+    if write and target.exists() and not force and target.resolve() != RATES_PATH.resolve():
+        raise UserError(f"{target} exists; it was left untouched: write to a new file or pass --force")
+    cal = _user(calibrate, out, all_experiments().values(), presets=preset)
+    table = Table("experiment", "version", "preset/stream", "cells", "measured", "forecast", "ratio",
+                  "s per unit", title=f"calibration from {out} (CPU cells of the current versions)")
+    cross = Table("experiment", "rate from", "forecast of", "measured", "forecast", "ratio",
+                  title="cross-forecasts: the rate of one preset/stream forecasting another")
+    skipped = []
+    for e in cal.experiments:
+        if e.rate is None:
+            skipped.append(f"{e.experiment} ({e.reason})")
+            continue
+        r = e.rate.cpu_seconds_per_unit
+        for g in e.groups:
+            table.add_row(e.experiment, str(e.version), g.group, str(g.cells), format_seconds(g.measured),
+                          format_seconds(g.forecast(r)), f"{g.forecast(r) / g.measured:.2f}" if g.measured else "-",
+                          f"{r:.3g}")
+        for c in e.cross:
+            cross.add_row(e.experiment, c.source, c.target, format_seconds(c.measured),
+                          format_seconds(c.forecast), f"{c.ratio:.2f}")
+    console.print(table)
+    if cross.row_count:
+        console.print(cross)
+    n = sum(e.rate is not None for e in cal.experiments)
+    console.print(f"{n} experiment(s) calibrated on {cal.machine or 'an unrecorded machine'} ({cal.measured}); "
+                  f"{len(skipped)} not calibrated" + (": " + "; ".join(skipped) if skipped else ""),
+                  highlight=False, soft_wrap=True)
+    if write:
+        try:
+            path = write_rates(cal.rates(), target, force=force)
+        except RatesError as exc:
+            raise UserError(str(exc)) from None
+        console.print(f"wrote {n} rate(s) to {path}")
+
+
 def _check_sweep_options(backend: str, workers: int | None, device: str, ray_address: str | None,
-                         stream: str = "main") -> None:
+                         stream: str = "main", dry_run: bool = False) -> None:
     from collapselab.core.store import check_stream
     from collapselab.core.sweep import BACKENDS
 
@@ -412,7 +487,7 @@ def _check_sweep_options(backend: str, workers: int | None, device: str, ray_add
         raise UserError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if workers is not None and workers < 1:
         raise UserError(f"--workers must be >= 1, got {workers}")
-    _check_device(device)
+    _check_device(device, available=not dry_run)  # a --dry-run forecast for cuda needs no GPU here
     if ray_address and backend != "ray":
         raise UserError("--ray-address needs --backend ray")
 
@@ -441,7 +516,7 @@ def reproduce_cmd(
     o = sweep
     if preset not in PRESETS:
         raise UserError(f"unknown preset {preset!r}; valid presets: {', '.join(PRESETS)}")
-    _check_sweep_options(o.backend, o.workers, o.device, o.ray_address, o.stream)
+    _check_sweep_options(o.backend, o.workers, o.device, o.ray_address, o.stream, o.dry_run)
     if confirm and o.stream != "main":
         raise UserError(f"--confirm runs the streams main and confirm; it cannot be combined with "
                         f"--stream {o.stream}")
@@ -502,7 +577,8 @@ def report_cmd(out: Annotated[Path, typer.Option(help="results folder to report 
     console.print(f"report site: {site}\nreport: {path}")
 
 
-def _check_device(device: str) -> None:
+def _check_device(device: str, available: bool = True) -> None:
+    """A torch device name; with ``available``, one this machine has."""
     if device == "cpu":
         return
     import torch
@@ -511,7 +587,7 @@ def _check_device(device: str) -> None:
         dev = torch.device(device)
     except RuntimeError:
         raise UserError(f"--device {device!r} is not a torch device (try cpu or cuda)") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
+    if available and dev.type == "cuda" and not torch.cuda.is_available():
         raise UserError(f"--device {device} requested but CUDA is not available on this machine")
 
 

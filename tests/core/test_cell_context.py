@@ -38,3 +38,21 @@ def test_hashed_seed_is_the_documented_key_layout():
     ctx = CellContext(seed=0, replicate=4)
     assert ctx.shared_seed("efficient-transformers", "lis", 8, bits=62) == CellContext.hashed_seed(
         "efficient-transformers", "lis", 8, 4, bits=62)
+
+
+def test_shared_seeds_are_the_same_across_cells_but_not_across_streams():
+    from collapselab._rng import hash_seed
+
+    main, other_cell = CellContext(seed=1, replicate=2), CellContext(seed=99, replicate=2)
+    confirm = CellContext(seed=1, replicate=2, stream="confirm")
+    assert main.shared_seed("paper", "x") == other_cell.shared_seed("paper", "x") == hash_seed("paper", "x", 2)
+    assert confirm.shared_seed("paper", "x") != main.shared_seed("paper", "x")
+    assert main.stream_key() == () and confirm.stream_key() == ("confirm",)
+
+
+def test_a_task_runs_with_its_stream():
+    from collapselab.core.sweep import Task, execute
+
+    record = execute(Task("toy/values", "k", 0, {}, 5, "cpu", lambda cell, ctx: {"stream": ctx.stream},
+                          stream="confirm"))
+    assert record.status == "done" and record.metrics == {"stream": "confirm"}

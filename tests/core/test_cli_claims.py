@@ -73,14 +73,64 @@ def test_dry_run_plans_without_running(capsys, tmp_path):
     run_main(capsys, "run", "toy/values", "--preset", "smoke", "--out", out, "--workers", "1")
     code, text, _ = run_main(capsys, "run", "toy/values", "--preset", "quick", "--out", out, "--dry-run",
                              "--workers", "1")
-    assert code == 0 and "3 stored cell(s) on cpu" in text and "estimated total" in text
+    assert code == 0 and "3 stored cell(s) on cpu" in text and "forecast total on 1 worker(s)" in text
     assert "unknown" not in text
     code, text, _ = run_main(capsys, "reproduce", "--preset", "full", "--only", "toy", "--out", out,
                              "--dry-run")
     assert code == 0 and "toy/values" in text and "toy/failing-claim" in text
     code, text, _ = run_main(capsys, "run", "toy/values", "--preset", "smoke", "--set", "scale=4", "--out", out,
                              "--dry-run")  # no stored cell has these parameters and toy declares no cost
-    assert code == 0 and "1 experiment(s) scaled from cells of other parameters, not a forecast" in text
+    assert code == 0 and "1 experiment run(s) scaled from cells of other parameters, not a forecast" in text
+
+
+def test_dry_run_of_confirm_shows_both_streams_and_their_totals(capsys, tmp_path):
+    """--confirm plans the main and the confirm stream; the total line gives both streams' sum and each."""
+    import re
+
+    out = str(tmp_path)
+    run_main(capsys, "run", "toy/values", "--preset", "smoke", "--out", out, "--workers", "1")
+    code, text, _ = run_main(capsys, "reproduce", "--preset", "smoke", "--only", "toy", "--confirm", "--out", out,
+                             "--dry-run", "--workers", "2")
+    assert code == 0, text
+    rows = [ln for ln in text.splitlines() if "toy/values" in ln]
+    assert len(rows) == 2 and "main" in rows[0] and "confirm" in rows[1]
+    assert re.search(r"toy/values\s*│\s*main\s*│\s*cpu\s*│\s*3\s*│\s*3\s*│\s*0\s*│\s*0 s", rows[0])
+    total = next(ln for ln in text.splitlines() if ln.startswith("forecast total on 2 worker(s)"))
+    assert "(main " in total and ", confirm " in total
+    assert "plus 4 experiment run(s) of unknown cost" in total  # failing-claim and broken-check: 2 streams each
+    code, text, err = run_main(capsys, "run", "toy/values", "--preset", "smoke", "--out", out, "--dry-run",
+                               "--device", "cuda")  # a forecast for cuda needs no GPU on this machine
+    assert code == 0, err
+    assert "forecast total on" in text
+
+
+def test_calibrate_prints_rates_and_writes_only_when_asked(capsys, tmp_path, monkeypatch):
+    import dataclasses
+
+    from collapselab.core import costs, registry
+
+    exp = registry.get_experiment("toy/values")
+    monkeypatch.setitem(registry._EXPERIMENTS, "toy/values", dataclasses.replace(exp, cell_cost=lambda c: 1.0))
+    monkeypatch.setattr(costs, "RATES_PATH", tmp_path / "package.json")  # never the real package file
+    out = str(tmp_path / "res")
+    code, _, err = run_main(capsys, "calibrate", "--out", out)
+    assert code == 2 and "no results store" in err
+    run_main(capsys, "run", "toy/values", "--preset", "smoke", "--out", out, "--workers", "1")
+    code, text, err = run_main(capsys, "calibrate", "--out", out)
+    assert code == 0, err
+    assert "toy/values" in text and "smoke/main" in text and "not calibrated" in text
+    assert "toy/failing-claim (no declared cell_cost)" in text
+    assert not (tmp_path / "package.json").exists()
+    mine = tmp_path / "mine.json"
+    code, text, err = run_main(capsys, "calibrate", "--out", out, "--write", "--to", str(mine))
+    assert code == 0 and "toy/values" in json.loads(mine.read_text())["experiments"], err
+    code, _, err = run_main(capsys, "calibrate", "--out", out, "--write", "--to", str(mine))
+    assert code == 2 and "--force" in err
+    code, _, err = run_main(capsys, "calibrate", "--out", out, "--write")
+    assert code == 0 and (tmp_path / "package.json").exists(), err
+    code, text, _ = run_main(capsys, "run", "toy/values", "--preset", "quick", "--out", str(tmp_path / "new"),
+                             "--dry-run")
+    assert "declared rate (calibrated" in text
 
 
 def test_estimate_scales_by_declared_cost(tmp_path):

@@ -58,3 +58,26 @@ def test_experiment_runs_on_a_local_safetensors_checkpoint_and_corpus(tmp_path):
                          overrides=[f"model={folder}", f"corpus={corpus}"])
     assert not rep.failures
     assert rep.params.model == str(folder)
+
+
+@pytest.mark.parametrize("name", ["strong-collapse/lm-scaling", "tale-of-tails/lm-generations",
+                                  "beyond-collapse/lm-verification"])
+def test_cell_cost_and_flops_grow_from_smoke_to_quick_to_full(name):
+    from collapselab.core import get_experiment, resolve_params
+
+    exp = get_experiment(name)
+    per = {}
+    for preset in ("smoke", "quick", "full"):
+        (cell,) = exp.cells(resolve_params(exp.params, exp.presets, preset))
+        per[preset] = (exp.cell_cost(cell), exp.cell_flops(cell))
+    costs, flops = zip(*per.values())
+    assert all(c > 2.0 for c in costs) and list(costs) == sorted(costs) and list(flops) == sorted(flops)
+    assert costs[2] > 100 * costs[1] and flops[2] > 100 * flops[1]  # full: 6 layers x 384 wide, 256 tokens
+
+
+def test_forward_flops_counts_the_matrix_products_and_attention():
+    from collapselab.experiments._lm import forward_flops
+
+    cell = {"n_embd": 64, "n_layer": 2, "vocab_size": 512, "block_size": 64}
+    assert forward_flops(cell) == 2 * (12 * 2 * 64 ** 2 + 64 * 512) + 4 * 2 * 64 * 64
+    assert forward_flops(cell, 32, n_embd=32) == 2 * (12 * 2 * 32 ** 2 + 32 * 512) + 4 * 2 * 32 * 32

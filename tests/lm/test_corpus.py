@@ -106,3 +106,51 @@ def test_token_counts_checks_ids():
     assert token_counts(torch.tensor([[0, 1, 1], [2, 2, 2]]), 4).tolist() == [1, 2, 3, 0]
     with pytest.raises(ValueError, match="outside"):
         token_counts(torch.tensor([5]), 4)
+
+
+def _corpus():
+    """40 documents of 6 lines; document 7 alone repeats a rare word, so its place in the split decides
+    whether a BPE learned from the training side can know that word."""
+    docs = []
+    for i in range(40):
+        lines = [f"line {j} of play {i}: the {['cat', 'dog', 'owl'][j % 3]} met the {['hen', 'cow'][i % 2]}."
+                 for j in range(6)]
+        if i == 7:
+            lines = [f"zyzzyva quixotry zyzzyva quixotry {j}" for j in range(6)]
+        docs.append("\n".join(lines))
+    return docs
+
+
+def test_prepare_text_learns_the_tokenizer_on_the_training_documents_only():
+    from collapselab.lm import prepare_text, train_tokenizer
+    from collapselab.lm.pipeline import segment_documents
+
+    docs = _corpus()
+    known = len(train_tokenizer(docs, vocab_size=300).tokenize("zyzzyva"))  # learned with its document
+    assert known <= 2
+    seen_held_out = False
+    for seed in range(12):
+        data = prepare_text(docs, block_size=16, n_train=20, n_val=2, n_test=6, vocab_size=300, rng=seed,
+                            segment_chars=120)
+        train, held = data.segments["train"], data.segments["held_out"]
+        # the two sides partition the segments of the corpus and share no text
+        assert sorted(train + held) == sorted(t for t, _ in segment_documents(docs, segment_chars=120))
+        assert not set(train) & set(held) and held
+        # the vocabulary is exactly the BPE of the training side
+        assert data.tokenizer.get_vocab() == train_tokenizer(train, vocab_size=300).get_vocab()
+        rare_held_out = any("zyzzyva" in t for t in held)
+        if rare_held_out:  # never seen by the tokenizer: the word falls apart into more, shorter pieces
+            seen_held_out = True
+            assert len(data.tokenizer.tokenize("zyzzyva")) > known
+        assert data.splits.test.shape == (6, 16) and data.splits.train.shape == (20, 16)
+        held_blocks = set(data.splits.index["test"]) | set(data.splits.index["val"])
+        assert not held_blocks & set(data.splits.index["train"]) and min(held_blocks) > max(data.splits.index["train"])
+    assert seen_held_out
+
+
+def test_segments_keep_whole_lines_and_mark_document_ends():
+    from collapselab.lm.pipeline import segment_documents
+
+    segs = segment_documents(["a\nbb\nccc", "dddd"], segment_chars=4)
+    assert segs == [("a\n", False), ("bb\n", False), ("ccc", True), ("dddd", True)]
+    assert segment_documents(["x" * 10], segment_chars=3) == [("x" * 10, True)]

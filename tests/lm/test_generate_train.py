@@ -106,3 +106,19 @@ def test_recursive_chain_feeds_each_generation_the_previous_text():
                           synthesize=lambda m, k: torch.full((4, 2), 10 + m), evaluate=lambda m, k, s: {"m": m})
     assert seen == [0, 10, 11, 12] and [r["m"] for r in res.rows] == [0, 1, 2, 3]
     assert [r["train_blocks"] for r in res.rows] == [4, 4, 4, 4]
+
+
+def test_draw_categorical_samples_the_distribution_and_never_a_zero_probability_id():
+    from collapselab.lm import draw_categorical
+
+    p = torch.tensor([0.5, 0.0, 0.3, 0.2, 0.0])
+    logp = torch.log(p).expand(20000, 5)
+    ids = draw_categorical(logp, _g(0)).ravel()
+    freq = torch.bincount(ids, minlength=5).double() / len(ids)
+    assert freq[1] == 0 and freq[4] == 0
+    se = torch.sqrt(p.double() * (1 - p.double()) / len(ids))
+    assert torch.all((freq - p.double()).abs() <= 4 * se + 1e-12)
+    assert torch.equal(draw_categorical(logp[:50], _g(3)), draw_categorical(logp[:50], _g(3)))
+    # a point mass (greedy, temperature 0) is always drawn
+    x = torch.randn(7, 9, generator=_g(2))
+    assert torch.equal(draw_categorical(filter_logits(x, temperature=0.0), _g(1)).ravel(), x.argmax(-1))

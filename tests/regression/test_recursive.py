@@ -166,3 +166,22 @@ def test_errors_name_the_argument(kwargs, name):
 def test_reps_validated():
     with pytest.raises(ValueError, match="reps"):
         simulate_recursive_ridge([1.0], [1.0], 10, 10, 1, 0.1, 1.0, 1.0, reps=1)
+
+
+@pytest.mark.parametrize("kind", ["iso", "pl"])
+def test_fake_gram_draw_has_the_explicit_law(kind):
+    """fake_gram=True (the refit's error drawn through the Bartlett factor of X'X) matches the exact
+    unregularised error sigma^2 d/(T - d - 1) + n sigma0^2 d/(T0 - d - 1) within 4 standard errors; the
+    same draw with sigma0 scaled by 1.1 (a 21% larger fake-data term) is rejected, so the check can fail."""
+    d, T, T0, n, sigma, sigma0 = 20, 50, 35, 3, 0.7, 1.3
+    eigs, w0 = problem(kind, d)
+    exact = sigma**2 * d / (T - d - 1) + n * sigma0**2 * d / (T0 - d - 1)
+    mean, se = simulate_recursive_ridge(eigs, w0, T, T0, n, 0.0, sigma, sigma0, reps=6000, rng=5, fake_gram=True)
+    assert abs(mean - exact) < 4 * se
+    wrong, wse = simulate_recursive_ridge(eigs, w0, T, T0, n, 0.0, sigma, 1.1 * sigma0, reps=6000, rng=5,
+                                          fake_gram=True)
+    assert abs(wrong - exact) > 4 * wse
+    # T0 < d falls back to the explicit (min-norm) draw: bitwise the default
+    a = simulate_recursive_ridge(eigs, w0, 40, 10, 2, 0.1, sigma, sigma0, reps=10, rng=3, fake_gram=True)
+    b = simulate_recursive_ridge(eigs, w0, 40, 10, 2, 0.1, sigma, sigma0, reps=10, rng=3)
+    assert a == b

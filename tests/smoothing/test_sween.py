@@ -174,3 +174,28 @@ def test_sween_and_certify_on_cuda():
     ens.fit_weights(x, y, 0.25, epochs=2, lr=0.5, device="cuda", generator=0)
     cert = Smooth(ens, 4, 0.25).certify(x[0].cuda(), 10, 100, 0.01, generator=torch.Generator("cuda").manual_seed(0))
     assert cert.label in (-1, 0, 1, 2, 3)
+
+
+def test_noisy_nll_pairs_weightings_on_shared_noise():
+    import torch
+    from torch import nn
+
+    from collapselab.smoothing import SWEEN, noisy_nll
+
+    torch.manual_seed(0)
+    members = [nn.Sequential(nn.Flatten(), nn.Linear(4, 3)) for _ in range(2)]
+    ens = SWEEN(members)
+    x, y = torch.rand(7, 1, 2, 2), torch.tensor([0, 1, 2, 0, 1, 2, 0])
+    w = torch.tensor([[0.5, 0.5], [1.0, 0.0], [0.0, 1.0]])
+    out = noisy_nll(ens, x, y, 0.0, w, n_noise=2, batch_size=4, generator=0)
+    assert out.shape == (7, 3) and out.dtype == torch.float64
+    with torch.no_grad():  # sigma 0: the exact NLL of each weighting
+        p = torch.stack([torch.softmax(m(x), -1) for m in members], 1)  # (N, K, C)
+        py = p[torch.arange(7), :, y]  # (N, K)
+    assert torch.allclose(out[:, 1], -torch.log(py[:, 0] + 1e-10).double(), atol=1e-5)
+    assert torch.allclose(out[:, 0], -torch.log(py.mean(1) + 1e-10).double(), atol=1e-5)
+    # with noise, the mixture's NLL is at most the mean of the members' (log is concave), draw by draw
+    noisy = noisy_nll(ens, x, y, 0.5, w, n_noise=3, generator=1)
+    assert torch.all(noisy[:, 0] <= (noisy[:, 1] + noisy[:, 2]) / 2 + 1e-6)
+    with pytest.raises(ValueError, match="weights"):
+        noisy_nll(ens, x, y, 0.5, torch.tensor([[0.7, 0.7]]))

@@ -70,6 +70,13 @@ def test_learner_online_training_and_tail_cut_data():
     assert sa.shape == sb.shape == sl.shape == (50,) and drawn >= 50
     assert np.all((sl >= 1) & (sl <= 3))
     assert np.array_equal(sl, predict_gcd(learner.model, task, sa, sb))
+    # the cached greedy decode gives the digits of re-running the prefix at every step
+    full = learner.model.generate(torch.as_tensor(task.prompts(ta, tb)), task.n_digits)[:, task.prompt_len:]
+    assert np.array_equal(predict_gcd(learner.model, task, ta, tb), task.value(full.clamp_max(task.base - 1)))
+    # the rounds label about 1.1 x needed / kept fraction pairs, not whole chunks
+    _, _, _, drawn = synthesize_pairs(learner.model, task, 1000, rng=4, top_k=3)
+    kept = np.mean((predict_gcd(learner.model, task, ta, tb) >= 1) & (predict_gcd(learner.model, task, ta, tb) <= 3))
+    assert 1000 <= drawn <= 1.5 * 1000 / kept + 64
     ma, mb, ml, clean = mixed_pairs(task, learner.model, 200, 0.5, rng=3, top_k=3)
     assert ma.shape == (200,) and 50 < clean.sum() < 150
     assert np.array_equal(ml[clean], np.gcd(ma, mb)[clean]) and np.all(ml[~clean] <= 3)

@@ -9,6 +9,11 @@ A :class:`Claim` carries
   ``consistency`` (an internal check: theory against simulation, an identity, a sanity bound; shown, never
   counted as reproducing the paper);
 * ``test``: the decision rule in words (statistic, null, alpha or equivalence margin, when the data suffice);
+* ``scale``: the preset whose verdict decides the claim: ``quick`` (the default) or ``full`` for a claim the
+  quick grid cannot decide (its quick verdict is shown as exploratory and counted apart);
+* ``decided_by``: empty (the default: the record is the verdict every seed stream agrees on, DIFFER when
+  they disagree) or the one seed stream whose verdict is the record, for a claim whose design was set after
+  a look at the other stream's seeds (the confirmation stream decides, once);
 * ``check``: a function of :class:`Results` (the tables the experiment's ``summarize`` produced and the
   validated parameters) returning a :class:`Verdict`.
 
@@ -32,6 +37,8 @@ Status = Literal["PASS", "FAIL", "INCONCLUSIVE", "ERROR"]
 STATUSES: tuple[Status, ...] = ("PASS", "FAIL", "INCONCLUSIVE", "ERROR")
 Kind = Literal["paper", "consistency"]
 KINDS: tuple[Kind, ...] = ("paper", "consistency")
+Scale = Literal["quick", "full"]
+SCALES: tuple[Scale, ...] = ("quick", "full")
 
 
 @dataclass(frozen=True)
@@ -121,10 +128,16 @@ class Claim:
     source: str = ""
     kind: Kind = "paper"
     test: str = ""
+    scale: Scale = "quick"
+    decided_by: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"claim {self.id!r}: `kind` must be one of {KINDS}, got {self.kind!r}")
+        if self.scale not in SCALES:
+            raise ValueError(f"claim {self.id!r}: `scale` must be one of {SCALES}, got {self.scale!r}")
+        if self.decided_by and not self.decided_by.replace("-", "").replace("_", "").isalnum():
+            raise ValueError(f"claim {self.id!r}: `decided_by` must name a seed stream, got {self.decided_by!r}")
 
 
 @dataclass(frozen=True)

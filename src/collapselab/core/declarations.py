@@ -3,8 +3,9 @@
 A claim's *declaration* is its statement, source, kind and test text; the numbers its check decides with
 (the literal constants of the check's code, the module constants it names, the arguments of a
 ``functools.partial``: margins, resolutions, alpha, gates); its experiment's ``version`` (what ``run_cell``
-measures); and the resolved ``quick`` and ``full`` parameters it reads (seeds, grid, margins declared as
-parameters). Its *fingerprint* is the sha256 of that declaration as canonical JSON.
+measures); the resolved ``quick`` and ``full`` parameters it reads (seeds, grid, margins declared as
+parameters); and, where declared, the scale that decides it (``full``) and the one seed stream whose verdict
+is the record (``decided_by``). Its *fingerprint* is the sha256 of that declaration as canonical JSON.
 
 The *record* (``claims.lock``, JSON, committed beside the package) holds for every built-in claim its
 current fingerprint, a version number and its history: for each earlier version, its fingerprint (or
@@ -161,9 +162,14 @@ def declaration(experiment: Experiment, claim: Claim) -> dict[str, Any]:
     for name in DECLARED_PRESETS:
         params = experiment.params.model_validate(experiment.presets[name]).model_dump(mode="json")
         presets[name] = params
-    return {"experiment": experiment.name, "id": claim.id, "statement": claim.statement,
-            "source": claim.source, "kind": claim.kind, "test": claim.test, "version": experiment.version,
-            "decision": sorted(_numbers(claim.check)), "presets": presets}
+    out = {"experiment": experiment.name, "id": claim.id, "statement": claim.statement,
+           "source": claim.source, "kind": claim.kind, "test": claim.test, "version": experiment.version,
+           "decision": sorted(_numbers(claim.check)), "presets": presets}
+    if claim.scale != "quick":  # only when declared: the fingerprints of every other claim stay as they were
+        out["scale"] = claim.scale
+    if claim.decided_by:
+        out["decided_by"] = claim.decided_by
+    return out
 
 
 def fingerprint(experiment: Experiment, claim: Claim) -> str:

@@ -1,20 +1,39 @@
-"""What a run would cost, before it runs (``--dry-run``): cells, how many are stored, an estimated time.
+"""What a run would cost, before it runs (``--dry-run``): cells, how many are stored, a forecast time.
 
-The estimate uses the wall times stored for the same experiment (at any preset) on the same kind of
-device: with the experiment's declared ``cell_cost(cell)`` the stored seconds per unit of cost scale to
-the missing cells; without it, the mean stored seconds per cell does. No stored cell on that device:
-"unknown". When no stored cell has the parameters of a missing one and no cost is declared (a full
-estimate from quick runs), the basis says the figure is not a forecast. Nothing runs and nothing is
-written (the store is opened read-only when it exists).
+The forecast of the missing (cell, replicate) tasks ``C`` of an experiment takes the first of:
+
+1. **stored cells** of the same experiment and version on the same kind of device (any preset, any
+   stream): ``sum(stored wall) / sum(stored cost) * sum_{c in C} cost(c)`` with the declared
+   ``cell_cost``; without one, the mean stored seconds per cell times ``|C|``, which is a forecast only
+   when stored cells have the parameters of the missing ones (else the basis says "not a forecast");
+2. on a CPU, the **declared rate**: the calibrated CPU seconds per unit of cost of
+   ``collapselab/cell_rates.json`` (:mod:`collapselab.core.costs`) times ``sum_{c in C} cost(c)``; a
+   calibration of another version of the experiment still forecasts, and the basis says so;
+3. on CUDA, the **declared FLOPs**: ``sum_{c in C} cell_flops(c) / CUDA_FLOPS_PER_SECOND +
+   |C| * CUDA_SECONDS_PER_CELL / min(workers, |C|)`` (assumed rates, stated in
+   :mod:`collapselab.core.costs`): the workers share one device, so only the per-cell host overhead is
+   spread over them;
+4. else "unknown" (a user's experiment with neither stored cells nor a declared, calibrated cost).
+
+Except under rule 3, the time on ``workers`` workers is the one-worker total divided by
+``min(workers, |C|)``: cells are assumed to overlap perfectly, which a grid of very unequal cells does not
+quite do. Nothing runs and nothing is written (the store is only read, when it exists).
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from collapselab.core.costs import (
+    CUDA_FLOPS_PER_SECOND,
+    CUDA_SECONDS_PER_CELL,
+    CellRates,
+    device_kind,
+    read_rates,
+    stored_cells,
+)
 from collapselab.core.params import resolve_params
 from collapselab.core.registry import get_experiment
 from collapselab.core.store import MAIN_STREAM, Store, store_path
@@ -26,25 +45,21 @@ class Estimate:
     experiment: str
     cells: int  # (cell, replicate) tasks of the grid
     stored: int  # of them already finished in the store
-    seconds: float | None  # estimated wall time of the missing ones on ``workers`` workers; None: unknown
-    basis: str  # how the estimate was made
-    forecast: bool = True  # False: scaled from cells of other parameters without a declared cost
+    seconds: float | None  # forecast wall time of the missing ones on ``workers`` workers; None: unknown
+    basis: str  # how the forecast was made
+    forecast: bool = True  # False: mean time of stored cells of other parameters (no declared cost)
 
     @property
     def missing(self) -> int:
         return self.cells - self.stored
 
 
-def _device_kind(device: str | None) -> str:
-    """"cuda:1" and "cuda (NVIDIA H200)" (as runs record it) are both "cuda"."""
-    return re.match(r"[a-z]*", (device or "cpu").strip().lower()).group(0) or "cpu"
-
-
 def estimate(name: str, *, preset: str, out_dir: str | Path, overrides: list[str] | None = None,
              seeds: int | None = None, device: str = "cpu", workers: int = 1,
-             stream: str = MAIN_STREAM) -> Estimate:
-    """The plan of ``collapselab run NAME --preset PRESET --stream STREAM`` and its estimated time (see the
-    module doc; wall times of every stream inform the rate)."""
+             stream: str = MAIN_STREAM, rates: CellRates | None = None) -> Estimate:
+    """The plan of ``collapselab run NAME --preset PRESET --stream STREAM --device DEVICE`` and its forecast
+    time (see the module doc; wall times of every stream inform the stored rate). ``rates``: the
+    calibration to use (default: the package's ``cell_rates.json``)."""
     exp = get_experiment(name)
     params = resolve_params(exp.params, exp.presets, preset, overrides, seeds)
     cells = {cell_key(c, exp.version): c for c in exp.cells(params)}
@@ -54,27 +69,51 @@ def estimate(name: str, *, preset: str, out_dir: str | Path, overrides: list[str
     if db.exists():
         with Store(db) as store:
             stored_status = store.cell_status(name, stream)
-            history = store.wall_times(name)
+            history = stored_cells(store, name)
     done = {t for t, s in stored_status.items() if s == "done"}
     missing = [cells[k] for k, r in tasks if (k, r) not in done]
-    kind = _device_kind(device if exp.uses_device else "cpu")
-    same = [(c, w) for c, w, d in history if _device_kind(d) == kind]
+    n_stored = len(tasks) - len(missing)
     if not missing:
-        return Estimate(name, len(tasks), len(tasks) - len(missing), 0.0, "nothing to run")
-    if not same:
-        return Estimate(name, len(tasks), len(tasks) - len(missing), None,
-                        f"unknown: no stored cell of this experiment on {kind}")
-    cost = exp.cell_cost or (lambda _c: 1.0)
-    rate = sum(w for _, w in same) / max(sum(cost(c) for c, _ in same), 1e-12)  # seconds per unit of cost
-    total = rate * sum(cost(c) for c in missing)
+        return Estimate(name, len(tasks), n_stored, 0.0, "nothing to run")
+    kind = device_kind(device if exp.uses_device else "cpu")
     parallel = max(1, min(workers, len(missing)))
-    basis = (f"{len(same)} stored cell(s) on {kind}"
-             + (", scaled by the declared cell cost" if exp.cell_cost else ", mean time per cell"))
-    params = {cell_key(c, 0) for c, _ in same}  # version 0 on both sides: the parameters alone
-    forecast = bool(exp.cell_cost) or any(cell_key(c, 0) in params for c in missing)
-    if not forecast:
-        basis += " of other parameters: not a forecast for these cells (no declared cell cost)"
-    return Estimate(name, len(tasks), len(tasks) - len(missing), total / parallel, basis, forecast)
+    same = [c for c in history if device_kind(c.device) == kind and cell_key(c.params, exp.version) == c.key]
+    if same:
+        cost = exp.cell_cost or (lambda _c: 1.0)
+        rate = sum(c.wall for c in same) / max(sum(cost(c.params) for c in same), 1e-12)  # s per unit of cost
+        total = rate * sum(cost(c) for c in missing)
+        basis = (f"{len(same)} stored cell(s) on {kind}"
+                 + (", scaled by the declared cell cost" if exp.cell_cost else ", mean time per cell"))
+        known = {cell_key(c.params, 0) for c in same}  # version 0 on both sides: the parameters alone
+        forecast = bool(exp.cell_cost) or any(cell_key(c, 0) in known for c in missing)
+        if not forecast:
+            basis += " of other parameters: not a forecast for these cells (no declared cell cost)"
+        return Estimate(name, len(tasks), n_stored, total / parallel, basis, forecast)
+    rates = read_rates() if rates is None else rates
+    declared = rates.experiments.get(name)
+    if kind == "cpu" and exp.cell_cost is not None and declared is not None:
+        total = declared.cpu_seconds_per_unit * sum(float(exp.cell_cost(c)) for c in missing)
+        basis = f"declared rate (calibrated {rates.measured} on {rates.machine or 'an unrecorded machine'}, " \
+                f"v{declared.version})"
+        if declared.version != exp.version:
+            basis += f"; the experiment is now v{exp.version}"
+        return Estimate(name, len(tasks), n_stored, total / parallel, basis)
+    if kind == "cuda" and exp.cell_flops is not None:
+        flops = sum(float(exp.cell_flops(c)) for c in missing)
+        seconds = flops / CUDA_FLOPS_PER_SECOND + CUDA_SECONDS_PER_CELL * len(missing) / parallel
+        basis = (f"declared FLOPs ({flops:.2g}) at an assumed {CUDA_FLOPS_PER_SECOND:.0e} FLOP/s "
+                 f"+ {CUDA_SECONDS_PER_CELL:g} s per cell (not measured)")
+        return Estimate(name, len(tasks), n_stored, seconds, basis)
+    if kind == "cuda":
+        why = "no declared cell_flops"
+    elif kind != "cpu":
+        why = f"no forecast rule for {kind}"
+    elif exp.cell_cost is None:
+        why = "no declared cell_cost"
+    else:
+        why = "no calibrated rate in cell_rates.json"
+    return Estimate(name, len(tasks), n_stored, None,
+                    f"unknown: no stored cell of this experiment on {kind} and {why}")
 
 
 def format_seconds(seconds: float | None) -> str:

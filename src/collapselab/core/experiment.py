@@ -14,7 +14,12 @@ An experiment declares
   ``wall_time``);
 * ``plot(tables, params) -> dict[str, Figure]``: figures drawn from the tables only, so they can be
   redrawn from a run's stored tables without rerunning (``collapselab plot``);
-* ``claims``: the paper's statements with their sources, kinds, declared tests and checks (reading tables).
+* ``claims``: the paper's statements with their sources, kinds, declared tests and checks (reading tables);
+* ``cell_cost(cell) -> float``: proportional to the CPU seconds one replicate of ``cell`` takes on one
+  thread (any unit; a formula in the cell's sizes, steps and repetitions plus a fixed per-cell term), and
+  for a torch experiment ``cell_flops(cell) -> float``: the floating-point operations of one replicate.
+  ``--dry-run`` forecasts with them (seconds per unit of cost calibrated per experiment, FLOPs at an
+  assumed device rate: :mod:`collapselab.core.costs`, :mod:`collapselab.core.estimate`).
 
 (The older single ``analyze(frame, params) -> Analysis`` is still accepted in place of the pair.)
 
@@ -46,11 +51,13 @@ class Paper:
 
 @dataclass(frozen=True)
 class CellContext:
-    """Where a cell runs: its seed (derived from experiment, cell and replicate), replicate, device."""
+    """Where a cell runs: its seed (derived from experiment, cell, replicate and seed stream), replicate,
+    device and seed stream."""
 
     seed: int
     replicate: int = 0
     device: str = "cpu"
+    stream: str = "main"
 
     def rng(self) -> np.random.Generator:
         return np.random.default_rng(self.seed)
@@ -85,15 +92,22 @@ class CellContext:
         return hash_seed(*key, bits=bits)
 
     def shared_seed(self, name: str, *idx: int | str, bits: int = 63) -> int:
-        """A seed shared ACROSS cells: :func:`~collapselab._rng.hash_seed` of ``(name, *idx, replicate)``,
-        independent of the cell seed, so every cell of one replicate that asks for the same key gets the
-        same seed (a test set or an initialisation shared by the cells of a sweep, so that their
-        comparison is paired). Unlike the cell seed, the key does not hold the experiment's name: put a
-        namespace (the paper's slug) in ``name``. ``bits`` (default 63) is the width of the seed;
-        the width is part of the value (see ``hash_seed``), kept where stored results depend on it."""
+        """A seed shared ACROSS cells: :func:`~collapselab._rng.hash_seed` of ``(name, *idx, replicate)``
+        (with the seed stream appended on any stream but ``main``, so a confirmation stream never repeats
+        the main stream's draws), independent of the cell seed, so every cell of one replicate that asks
+        for the same key gets the same seed (a test set or an initialisation shared by the cells of a
+        sweep, so that their comparison is paired). Unlike the cell seed, the key does not hold the
+        experiment's name: put a namespace (the paper's slug) in ``name``. ``bits`` (default 63) is the
+        width of the seed; the width is part of the value (see ``hash_seed``), kept where stored results
+        depend on it."""
         if not name:
             raise ValueError("a shared stream needs a non-empty `name`")
-        return hash_seed(name, *idx, self.replicate, bits=bits)
+        return hash_seed(name, *idx, self.replicate, *self.stream_key(), bits=bits)
+
+    def stream_key(self) -> tuple[str, ...]:
+        """What a cross-cell key appends for this cell's seed stream: nothing on ``main`` (its seeds are
+        those of every earlier result), the stream's name on any other."""
+        return () if self.stream == "main" else (self.stream,)
 
     def shared_generator(self, name: str, *idx: int | str) -> np.random.Generator:
         """A numpy Generator seeded with :meth:`shared_seed` ``(name, *idx)``: the same in every cell of
@@ -134,7 +148,8 @@ class Experiment:
     summarize: Callable[[pd.DataFrame, Any], dict[str, pd.DataFrame]] | None = None
     plot: Callable[[dict[str, pd.DataFrame], Any], dict[str, Any]] | None = None
     main_figure: str = ""  # stem of the figure shown beside the claims in the report's index
-    cell_cost: Callable[[dict[str, Any]], float] | None = None  # relative cost of a cell (for --dry-run)
+    cell_cost: Callable[[dict[str, Any]], float] | None = None  # ~ CPU seconds of one replicate (forecasts)
+    cell_flops: Callable[[dict[str, Any]], float] | None = None  # FLOPs of one replicate (cuda forecast)
 
     def __post_init__(self) -> None:
         slug, _, rest = self.name.partition("/")

@@ -4,8 +4,12 @@ history, beside its latest verdict on each seed stream in a results folder (``co
 
 A claim run on two streams (``main`` and ``confirm``: ``collapselab reproduce --confirm``) has a *record
 status*: the common verdict when both agree, ``DIFFER`` when they do not (a differing claim is reported as
-such, never as either). A stored verdict judged under an earlier declaration (another fingerprint) is not
-shown as the current claim's: that stream reads "not run" and says which version it was.
+such, never as either), except for a claim declared ``decided_by`` one stream (its design was set after a
+look at the other's seeds): its record is that stream's verdict, and the headline counts it apart. A claim
+declared to need the ``full`` preset (``scale``) and judged at another preset is *exploratory*: shown,
+counted apart from the claims decided at that preset. A stored verdict judged under an earlier declaration
+(another fingerprint) is not shown as the current claim's: that stream reads "not run" and says which version
+it was.
 """
 
 from __future__ import annotations
@@ -21,14 +25,17 @@ from collapselab.core.registry import all_experiments
 from collapselab.core.store import MAIN_STREAM, Store, check_stream, store_path
 
 FIELDS = ("experiment", "id", "kind", "statement", "source", "test", "version", "restated", "history", "status",
-          "agreement", "streams", "measured", "needs", "preset", "run_id")
+          "agreement", "scale", "exploratory", "streams", "measured", "needs", "preset", "run_id")
 DIFFER = "DIFFER"
 NOT_RUN = "not run"
 
 
-def record_status(statuses: list[str]) -> str:
+def record_status(statuses: list[str], decided: str | None = None) -> str:
     """The verdict of record of one claim over its streams' verdicts (``not run`` ones ignored): the common
-    verdict when they agree, ``DIFFER`` when they do not, ``not run`` when none ran."""
+    verdict when they agree, ``DIFFER`` when they do not, ``not run`` when none ran. ``decided``: the
+    verdict of the stream the claim is declared ``decided_by``, which is the record once that stream ran."""
+    if decided is not None and decided != NOT_RUN:
+        return decided
     seen = [s for s in statuses if s != NOT_RUN]
     if not seen:
         return NOT_RUN
@@ -72,14 +79,18 @@ def ledger(out_dir: str | Path | None = None, *, preset: str | None = None,
                 ran = [v for v in per.values() if v["status"] != NOT_RUN]
                 last = ran[-1] if ran else next(iter(per.values()))
                 statuses = [v["status"] for v in per.values()]
+                decided = per[claim.decided_by]["status"] if claim.decided_by in per else None
+                exploratory = claim.scale == "full" and bool(ran) and last["preset"] != "full"
                 rows.append({
                     "experiment": name, "id": claim.id, "kind": claim.kind, "statement": claim.statement,
                     "source": claim.source, "test": claim.test, "version": decl.version,
                     "restated": decl.label() if decl.restatements else "",
                     "restated_after_look": decl.restated_after_look,
                     "history": [h.to_dict() for h in decl.history],
-                    "status": record_status(statuses),
-                    "agreement": _agreement(statuses), "streams": per,
+                    "status": record_status(statuses, decided),
+                    "agreement": (f"decided by {claim.decided_by}" if decided not in (None, NOT_RUN)
+                                  else _agreement(statuses)),
+                    "scale": claim.scale, "exploratory": exploratory, "streams": per,
                     "measured": last["measured"], "needs": last["needs"], "preset": last["preset"],
                     "run_id": last["run_id"]})
     finally:
@@ -100,27 +111,48 @@ def stream_headline(rows: list[dict[str, Any]]) -> str:
     FAIL on both, K differ, J INCONCLUSIVE on both ...``, claims judged on one stream only counted apart;
     with one stream, the split headline of :func:`collapselab.core.claims.headline`. Then the number of
     paper claims restated after a FAIL or INCONCLUSIVE, and the consistency checks."""
-    paper = [r for r in rows if r["kind"] == "paper" and r["status"] != NOT_RUN]
+    judged = [r for r in rows if r["kind"] == "paper" and r["status"] != NOT_RUN]
+    paper = [r for r in judged if not r.get("exploratory")]
     multi = [r for r in paper if r["agreement"] in ("agree", "differ")]
     restated = sum(bool(r.get("restated_after_look")) for r in rows if r["kind"] == "paper")
+    n_exploratory = sum(bool(r.get("exploratory")) for r in judged)
+    exploratory = (f"; {n_exploratory} more paper claim(s) declared to need the full preset (judged here as "
+                   "exploratory, not counted)") if n_exploratory else ""
     if not multi:
         outcomes = [ClaimOutcome(r["id"], r["statement"], r["status"], r["measured"], kind=r["kind"])
-                    for r in rows if r["status"] != NOT_RUN]
-        return headline(outcomes) + f"; paper claims restated after a FAIL or INCONCLUSIVE: {restated}"
+                    for r in rows if r["status"] != NOT_RUN and not r.get("exploratory")]
+        return (headline(outcomes) + exploratory
+                + f"; paper claims restated after a FAIL or INCONCLUSIVE: {restated}")
     both = Counter(r["status"] for r in multi)
     parts = [f"{both['PASS']} PASS on both streams", f"{both['FAIL']} FAIL on both", f"{both[DIFFER]} differ",
              f"{both['INCONCLUSIVE']} INCONCLUSIVE on both"]
     if both["ERROR"]:
         parts.append(f"{both['ERROR']} ERROR")
     text = "paper claims: " + ", ".join(parts)
+    decided = [r for r in paper if r["agreement"].startswith("decided by")]
+    if decided:
+        by = Counter(f"{r['status']} ({r['agreement']})" for r in decided)
+        text += "; decided by one declared stream: " + ", ".join(f"{by[s]} {s}" for s in sorted(by))
     single = [r for r in paper if r["agreement"] == "one stream"]
     if single:
         one = Counter(r["status"] for r in single)
         text += "; on one stream only: " + ", ".join(f"{one[s]} {s}" for s in sorted(one))
+    text += exploratory
     text += f"; restated after a FAIL or INCONCLUSIVE: {restated}"
     cons = [r for r in rows if r["kind"] == "consistency" and r["status"] != NOT_RUN]
     text += f"; consistency checks: {sum(r['status'] == 'PASS' for r in cons)} of {len(cons)} PASS"
     return text + (" on every stream" if any(r["agreement"] == "agree" for r in cons) else "")
+
+
+def kind_label(row: dict[str, Any]) -> str:
+    """``paper``/``consistency`` with what the declaration says of its scale and deciding stream:
+    ``paper, decided at full (exploratory here)``, ``paper, decided by confirm``."""
+    label = row["kind"]
+    if row.get("scale", "quick") != "quick":
+        label += f", decided at {row['scale']}" + (" (exploratory here)" if row.get("exploratory") else "")
+    if row.get("agreement", "").startswith("decided by"):
+        label += ", " + row["agreement"]
+    return label
 
 
 def _md(text: Any) -> str:
@@ -155,7 +187,27 @@ def to_markdown(rows: list[dict[str, Any]], *, title: str = "Claims ledger") -> 
             measured = r["measured"] + (f" -- {r['needs']}" if r["needs"] else "")
             verdicts = " | ".join(f"**{r['streams'][s]['status']}**" for s in names)
             version = r["restated"] or f"v{r['version']}"
-            lines.append(f"| {_md(r['id'])} | {r['kind']} | {_md(version)} | {verdicts} | {_md(r['statement'])} | "
-                         f"{_md(r['source'])} | {_md(r['test'])} | {_md(measured)} |")
+            lines.append(f"| {_md(r['id'])} | {_md(kind_label(r))} | {_md(version)} | {verdicts} | "
+                         f"{_md(r['statement'])} | {_md(r['source'])} | {_md(r['test'])} | {_md(measured)} |")
         lines.append("")
     return "\n".join(lines)
+
+
+def preset_section(rows: list[dict[str, Any]], preset: str) -> str:
+    """A Markdown section of the verdicts judged at ``preset`` (e.g. ``full`` beside the quick ledger): its
+    headline over the claims that ran there, then one row per such claim with its verdict per stream."""
+    ran = [r for r in rows if r["status"] != NOT_RUN]
+    names = list(dict.fromkeys(s for r in ran for s in r["streams"]))
+    lines = [f"## Verdicts at preset {preset}", ""]
+    if not ran:
+        return "\n".join(lines + [f"No claim has run at preset {preset}.", ""])
+    lines += [f"**{stream_headline(ran)}** (the {len(ran)} claim(s) judged at {preset}).", "",
+              f"| experiment | claim | kind | version | {' | '.join(names)} | measured |",
+              "|---|---|---|---|" + "---|" * len(names) + "---|"]
+    for r in ran:
+        measured = r["measured"] + (f" -- {r['needs']}" if r["needs"] else "")
+        verdicts = " | ".join(f"**{r['streams'][s]['status']}**" for s in names)
+        lines.append(f"| {_md(r['experiment'])} | {_md(r['id'])} | {_md(kind_label(r))} | "
+                     f"{_md(r['restated'] or 'v' + str(r['version']))} | {verdicts} | {_md(measured)} |")
+    return "\n".join(lines + [""])
+

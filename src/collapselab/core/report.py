@@ -35,7 +35,7 @@ import pandas as pd
 
 from collapselab.core.claims import STATUSES
 from collapselab.core.experiment import Experiment, Paper
-from collapselab.core.ledger import DIFFER, ledger, record_status, stream_headline
+from collapselab.core.ledger import DIFFER, kind_label, ledger, record_status, stream_headline
 from collapselab.core.registry import all_experiments, all_papers
 from collapselab.core.store import MAIN_STREAM, STORE_NAME, Store, store_path
 
@@ -340,7 +340,7 @@ def _history(row: dict[str, Any]) -> str:
 def _claim_detail(row: dict[str, Any], streams: list[str], errors: dict[str, str]) -> str:
     """What unfolds under a claim's line: statement, source, test, each stream's measurement, needs and
     traceback, the declaration version and history."""
-    items = [("statement", _e(row["statement"])), ("kind", _e(row["kind"])), ("source", _e(row.get("source", ""))),
+    items = [("statement", _e(row["statement"])), ("kind", _e(kind_label(row))), ("source", _e(row.get("source", ""))),
              ("test", _e(row.get("test", "")))]
     for s in streams:
         v = row["streams"].get(s, {"status": NOT_RUN})

@@ -112,6 +112,8 @@ def run_experiment(name: str, *, preset: str = "smoke", overrides: list[str] | N
         stored = store.cell_status(name, stream)
         todo = [t for t in tasks if (t.cell_key, t.replicate) not in stored
                 or (retry_failed and stored[(t.cell_key, t.replicate)] == "failed")]
+        if experiment.cell_cost is not None and workers > 1:  # longest first: a short cell ends the sweep
+            todo.sort(key=lambda t: -experiment.cell_cost(t.cell))
         counts = {"total": len(tasks), "skipped": len(tasks) - len(todo), "done": 0, "failed": 0}
         run_id = new_run_id()
         store.start_run(run_id, name, preset, params.model_dump(mode="json"), info=run_info(device, backend),

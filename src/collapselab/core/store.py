@@ -258,12 +258,16 @@ class Store:
             rows.append(row)
         return pd.DataFrame(rows)
 
-    def wall_times(self, experiment: str) -> list[tuple[dict, float, str | None]]:
-        """(cell params, wall time in seconds, device of the run that computed it) of every finished cell."""
+    def finished_cells(self, experiment: str) -> list[tuple[dict, float, str | None, str, str, str, str]]:
+        """(params, wall seconds, device, preset, stream, cell key, environment JSON) of every finished cell
+        of ``experiment``, with the device, preset and environment of the run that computed it (preset "?"
+        for a cell whose run is gone), in the order they were stored."""
         cur = self.conn.execute(
-            "SELECT c.params, c.wall_time, r.device FROM cells c LEFT JOIN runs r ON c.run_id = r.run_id "
-            "WHERE c.experiment=? AND c.status='done'", (experiment,))
-        return [(json.loads(params), float(wall or 0.0), device) for params, wall, device in cur]
+            "SELECT c.params, c.wall_time, r.device, r.preset, c.stream, c.cell_key, r.environment FROM cells c "
+            "LEFT JOIN runs r ON c.run_id = r.run_id WHERE c.experiment=? AND c.status='done' ORDER BY c.id",
+            (experiment,))
+        return [(json.loads(params), float(wall or 0.0), device, preset or "?", stream, key, env)
+                for params, wall, device, preset, stream, key, env in cur]
 
     def failures(self, experiment: str, stream: str = MAIN_STREAM) -> list[tuple[str, int, str]]:
         cur = self.conn.execute("SELECT cell_key, replicate, error FROM cells WHERE experiment=? AND stream=? AND "

@@ -56,25 +56,26 @@ class Task:
     stream: str = MAIN_STREAM
 
 
-_THREADS_SET = False
+_THREADS = 0  # the thread count this worker process was last limited to (0: never)
 
 
 def _limit_threads(threads: int) -> None:
-    global _THREADS_SET
-    if threads <= 0 or _THREADS_SET:
+    """Limit this worker's BLAS/OpenMP and torch threads to ``threads`` (0: leave them alone)."""
+    global _THREADS
+    if threads <= 0 or threads == _THREADS:
         return
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=threads)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
-    _THREADS_SET = True
+    _THREADS = threads
 
 
 def execute(task: Task) -> CellRecord:
     """Run one task; exceptions become a failed record carrying the traceback."""
     _limit_threads(task.threads)
-    ctx = CellContext(seed=task.seed, replicate=task.replicate, device=task.device)
+    ctx = CellContext(seed=task.seed, replicate=task.replicate, device=task.device, stream=task.stream)
     start = time.perf_counter()
     try:
         metrics = dict(task.run_cell(dict(task.cell), ctx))
@@ -143,7 +144,8 @@ def run_local(tasks: list[Task], workers: int, pool: WorkerPool | None = None) -
         return
     if pool is not None and pool.workers != workers:
         raise ValueError(f"`pool` has {pool.workers} workers, the sweep asks for {workers}")
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    # the cores split over the workers that have a task: a sweep of fewer tasks than workers gives each more
+    threads = max(1, (os.cpu_count() or 1) // min(workers, len(tasks)))
     tasks = [Task(**{**t.__dict__, "threads": threads}) for t in tasks]
     executor = (pool.executor() if pool is not None else
                 ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=get_context("spawn")))

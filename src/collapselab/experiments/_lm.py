@@ -66,7 +66,8 @@ class LMParams(Params):
     grad_accum: int = Field(1, ge=1, description="micro-batches per optimiser step")
     lr: float = Field(3e-3, gt=0, description="peak AdamW learning rate (cosine decay to 10%)")
     epochs: float = Field(3.0, gt=0, description="passes over each generation's training set")
-    eval_batch: int = Field(64, ge=1, description="blocks per evaluation / generation batch")
+    eval_batch: int = Field(64, ge=1, description="blocks per evaluation batch")
+    sample_batch: int = Field(256, ge=1, description="prompts per generation batch (key/value-cache sampling)")
 
     @field_validator("corpus")
     @classmethod
@@ -151,6 +152,44 @@ def fit(make, blocks: torch.Tensor, cell: dict, g: torch.Generator, device: str,
                     device=device,
                     callback=None if callback is None else (lambda step, seen: callback(model, step, seen)))
     return model
+
+
+def forward_flops(cell: dict, context: int | None = None, *, n_embd: int | None = None) -> float:
+    """Forward FLOPs per token of the cell's small GPT-2 (d = n_embd, L = n_layer, V = vocab_size, T =
+    ``context``, default block_size): 2 x (12 L d^2 + d V) for the matrix products (attention and MLP
+    weights, the tied output head) plus 4 L T d for the attention scores and their weighted sum."""
+    d, L = n_embd or cell["n_embd"], cell["n_layer"]
+    T = context or cell["block_size"]
+    return 2.0 * (12 * L * d * d + d * cell["vocab_size"]) + 4.0 * L * T * d
+
+
+def fit_steps(cell: dict, n_blocks: int, epochs: float | None = None) -> int:
+    """Optimiser steps of :func:`fit` on ``n_blocks`` blocks (ceil(epochs n / (batch x accum)))."""
+    return max(1, math.ceil((epochs or cell["epochs"]) * n_blocks / (cell["batch_size"] * cell["grad_accum"])))
+
+
+def work(cell: dict, *, train_blocks: float, sample_prompts: float, eval_blocks: float,
+         n_embd: dict[str, float] | None = None) -> tuple[float, float]:
+    """(FLOPs, steps) of one replicate: ``train_blocks`` blocks through training (3 x forward per
+    token: forward + backward), ``sample_prompts`` continuations of block_size - prompt_tokens tokens
+    (one cached forward per token, at half the context on average), ``eval_blocks`` blocks scored
+    (forward). ``steps``: optimiser steps plus sampling steps (batches x new tokens), the per-call
+    Python overhead that dominates tiny models."""
+    L, P = cell["block_size"], cell["prompt_tokens"]
+    f = forward_flops(cell)
+    new = L - P
+    flops = 3 * f * train_blocks * L + forward_flops(cell, L // 2) * sample_prompts * new + f * eval_blocks * L
+    steps = train_blocks / (cell["batch_size"] * cell["grad_accum"]) * cell["grad_accum"] \
+        + math.ceil(sample_prompts / cell["sample_batch"]) * new
+    return flops, steps
+
+
+def cost_units(flops: float, steps: float) -> float:
+    """CPU seconds of one replicate on one thread: flops / 2e10 (about 20 GFLOP/s effective for the
+    quick GPT-2, 2 layers x width 64: one training step of 32 x 64 tokens took 75 ms, 1.6 GFLOP)
+    + 4 ms per training / sampling step (Python and dispatch overhead, measured on the smoke model)
+    + 2 s per replicate (tokenizer, data, model construction)."""
+    return flops / 2e10 + 0.004 * steps + 2.0
 
 
 def paired_beats(a: pd.Series, b: pd.Series, resolution: float) -> stats.Decision:

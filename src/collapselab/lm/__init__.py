@@ -32,7 +32,7 @@ from collapselab.lm.corpus import (
     tokenize_documents,
 )
 from collapselab.lm.evaluate import binned_loss, perplexity, token_nll
-from collapselab.lm.generate import filter_logits, sample_continuations
+from collapselab.lm.generate import draw_categorical, filter_logits, sample_continuations
 from collapselab.lm.model import (
     check_model_dir,
     init_gpt2_,
@@ -46,7 +46,8 @@ from collapselab.lm.pipeline import TextData, evaluate_lm, model_factory, prepar
 from collapselab.lm.train import lm_loss, lr_at, train_causal_lm
 
 __all__ = ["STRATEGIES", "ChainResult", "LMInputError", "Splits", "TextData", "bin_mass", "binned_loss",
-           "check_model_dir", "evaluate_lm", "filter_logits", "frequency_bins", "generated_bin_mass", "init_gpt2_",
+           "check_model_dir", "draw_categorical", "evaluate_lm", "filter_logits", "frequency_bins",
+           "generated_bin_mass", "init_gpt2_",
            "lm_loss", "load_causal_lm", "load_tokenizer", "lr_at", "model_factory", "perplexity", "prepare_text",
            "read_documents", "recursive_chain", "sample_continuations", "save_causal_lm", "small_gpt2", "split_blocks",
            "synthesize_blocks", "token_counts", "token_nll", "tokenize_documents", "train_causal_lm",

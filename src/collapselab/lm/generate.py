@@ -38,6 +38,16 @@ def filter_logits(logits: torch.Tensor, *, temperature: float = 1.0, top_k: int 
     return logp
 
 
+def draw_categorical(logp: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One draw per row of log-probabilities (B, V) by inversion: with the cumulative sums
+    C_v = sum_{u <= v} p_u and U ~ Uniform(0, 1) from ``generator``, the id is the smallest v with
+    C_v > U C_V (exact for the categorical distribution p; ids of probability 0 are never drawn).
+    Returns (B, 1) int64 ids. One uniform per row (cheaper than ``torch.multinomial`` on a CPU)."""
+    cdf = logp.exp().cumsum(-1)
+    u = torch.rand(cdf.shape[:-1] + (1,), generator=generator, device=cdf.device, dtype=cdf.dtype) * cdf[..., -1:]
+    return torch.searchsorted(cdf, u, right=True).clamp_max_(cdf.shape[-1] - 1)
+
+
 @torch.no_grad()
 def sample_continuations(model, prompts: torch.Tensor, *, max_new_tokens: int, temperature: float = 1.0,
                          top_k: int = 0, top_p: float = 1.0, batch_size: int = 64, generator: torch.Generator,
@@ -65,7 +75,7 @@ def sample_continuations(model, prompts: torch.Tensor, *, max_new_tokens: int, t
         past, logits, new = res[cache_kw], res.logits[:, -1], []
         for t in range(max_new_tokens):
             logp = filter_logits(logits, temperature=temperature, top_k=top_k, top_p=top_p)
-            nxt = torch.multinomial(logp.exp(), 1, generator=generator)  # (B, 1)
+            nxt = draw_categorical(logp, generator)  # (B, 1)
             new.append(nxt)
             if t + 1 < max_new_tokens:
                 res = model(input_ids=nxt, use_cache=True, **{cache_kw: past})

@@ -277,9 +277,7 @@ def _ridge_from_gram(rng, b, n_rows, sqrt_eigs, u, lam, sigma):
     So (X'X, X'y) has exactly the law of the explicit draw at O(d^3) instead of O(n d^2) per chain.
     """
     d = sqrt_eigs.size
-    L = np.tril(rng.standard_normal((b, d, d)), -1)  # (b, d, d)
-    dof = n_rows - np.arange(d)  # n, n-1, ..., n-d+1
-    L[:, np.arange(d), np.arange(d)] = np.sqrt(rng.chisquare(dof, size=(b, d)))
+    L = _bartlett(rng, b, n_rows, d)  # (b, d, d)
     C = sqrt_eigs[None, :, None] * L  # Sigma^{1/2} L: C C' = X'X
     gram = C @ np.swapaxes(C, 1, 2)  # (b, d, d)
     xty = (gram @ u[..., None])[..., 0] + sigma * (C @ rng.standard_normal((b, d, 1)))[..., 0]
@@ -293,11 +291,37 @@ def _draw(rng, b, n_rows, sqrt_eigs):
     return rng.standard_normal((b, n_rows, sqrt_eigs.size)) * sqrt_eigs  # (b, N, d)
 
 
-def _simulate_chunk(rng, b, eigs, w0, T, T0, generations, lam, sigma, sigma0, strategy):
+def _bartlett(rng, b, n_rows, d):
+    """(b, d, d) lower-triangular Bartlett factors L of Z'Z ~ Wishart(n_rows, I_d), n_rows >= d."""
+    L = np.tril(rng.standard_normal((b, d, d)), -1)
+    dof = n_rows - np.arange(d)  # n, n-1, ..., n-d+1
+    L[:, np.arange(d), np.arange(d)] = np.sqrt(rng.chisquare(dof, size=(b, d)))
+    return L
+
+
+def _ols_noise_from_gram(rng, b, n_rows, sqrt_eigs, sigma0):
+    """(b, d) draws of (X'X)^{-1} X'e for n_rows >= d Gaussian rows X = Z Sigma^{1/2}, e ~ N(0, sigma0^2 I):
+    sigma0 Sigma^{-1/2} (L')^{-1} z with L the Bartlett factor of Z'Z and z ~ N(0, I_d)."""
+    d = sqrt_eigs.size
+    L = np.zeros((b, d, d))
+    below = np.tril_indices(d, -1)
+    L[:, below[0], below[1]] = rng.standard_normal((b, below[0].size))  # only the d(d-1)/2 used normals
+    L[:, np.arange(d), np.arange(d)] = np.sqrt(rng.chisquare(n_rows - np.arange(d), size=(b, d)))
+    z = rng.standard_normal((b, d))
+    x = np.empty((b, d))
+    for i in range(d - 1, -1, -1):  # back substitution L' x = z, vectorised over the b chains
+        x[:, i] = (z[:, i] - np.einsum("bj,bj->b", L[:, i + 1:, i], x[:, i + 1:])) / L[:, i, i]
+    return sigma0 * x / sqrt_eigs
+
+
+def _simulate_chunk(rng, b, eigs, w0, T, T0, generations, lam, sigma, sigma0, strategy, fake_gram=False):
     d = eigs.size
     sq = np.sqrt(eigs)
     u = np.tile(w0, (b, 1))  # (b, d): generation 0 is the true labeller
-    if strategy == "replace":
+    if strategy == "replace" and fake_gram and T0 >= d:
+        for _ in range(generations):  # the refit's error does not depend on u: u' = u + (X'X)^{-1} X'e
+            u = u + _ols_noise_from_gram(rng, b, T0, sq, sigma0)
+    elif strategy == "replace":
         for _ in range(generations):
             X = _draw(rng, b, T0, sq)
             y = np.einsum("bnd,bd->bn", X, u) + sigma0 * rng.standard_normal((b, T0))
@@ -337,7 +361,7 @@ def _simulate_chunk(rng, b, eigs, w0, T, T0, generations, lam, sigma, sigma0, st
 
 def simulate_recursive_ridge(eigs, w0, T: float, T0: int, generations: int, lam: float, sigma: float,
                              sigma0: float, *, strategy: str = "replace", reps: int = 1000,
-                             rng: SeedLike = None) -> tuple[float, float]:
+                             rng: SeedLike = None, fake_gram: bool = False) -> tuple[float, float]:
     """Monte Carlo twin of :func:`recursive_ridge_error`: (mean, standard error) over ``reps`` chains.
 
     Runs the procedure itself: each generation draws T0 fresh Gaussian rows, labels them with the
@@ -347,10 +371,18 @@ def simulate_recursive_ridge(eigs, w0, T: float, T0: int, generations: int, lam:
     ``reps`` and ``rng`` (seed or ``np.random.Generator``). Batched over repetitions; a downstream
     sample T >= 4d is drawn through its sufficient statistics (X'X Wishart by Bartlett, X'e given X'X
     Gaussian), which has exactly the law of the explicit draw.
+
+    ``fake_gram=True`` draws each "replace" generation with T0 >= d through its sufficient statistics
+    too: the least-squares refit is u' = u + (X'X)^{-1} X'e with X'e | X ~ N(0, sigma0^2 X'X); with
+    X'X = C C', C = Sigma^{1/2} L (Bartlett), (X'X)^{-1} X'e ~ N(0, sigma0^2 (C C')^{-1}) has the law of
+    sigma0 (C')^{-1} z = sigma0 Sigma^{-1/2} (L')^{-1} z, z ~ N(0, I_d). Same law as the
+    explicit draw at O(d^3) instead of O(T0 d^2) per chain and generation, but a different random stream
+    (results differ draw by draw; default False keeps the explicit draw).
     """
     eigs, w0, T, T0, generations, lam, sigma, sigma0, strategy = _check_common(
         eigs, w0, T, T0, generations, lam, sigma, sigma0, strategy)
     reps = check_int("reps", reps, low=2)
+    fake_gram = bool(fake_gram)
     gen = as_rng(rng)
     d = eigs.size
     down_rows = T if math.isfinite(T) and T < 4 * d else d
@@ -360,5 +392,5 @@ def simulate_recursive_ridge(eigs, w0, T: float, T0: int, generations: int, lam:
     for start in range(0, reps, chunk):
         b = min(chunk, reps - start)
         errors[start:start + b] = _simulate_chunk(gen, b, eigs, w0, T, T0, generations, lam, sigma,
-                                                  sigma0, strategy)
+                                                  sigma0, strategy, fake_gram)
     return float(errors.mean()), float(errors.std(ddof=1) / math.sqrt(reps))

@@ -39,12 +39,13 @@ from collapselab.smoothing._sween import (
     AdaptiveSWEEN,
     EnsembleHeads,
     adaptive_combine,
+    noisy_nll,
     train_with_noise,
 )
 
 __all__ = ["ABSTAIN", "CANDIDATES", "RULES", "SWEEN", "AdaptiveOutput", "AdaptiveSWEEN", "Certificate",
            "CifarResNet", "EnsembleHeads", "ExpectedCertificate", "HalfSpace", "Smooth",
-           "adaptive_combine",
+           "adaptive_combine", "noisy_nll",
            "average_certified_radius", "binomial_two_sided_pvalue", "build_candidate", "certified_accuracy",
            "certify_from_counts", "clopper_pearson_lower", "clopper_pearson_lower_exact", "crop_flip",
            "expected_certified_radius", "expected_certified_radius_mc", "predict_from_counts",

@@ -96,6 +96,48 @@ class SWEEN(nn.Module):
                    device=device, generator=gen, **_steps(milestones, gamma))
 
 
+@torch.inference_mode()
+def noisy_nll(ens: SWEEN, x: torch.Tensor, y: torch.Tensor, sigma: float, weights: torch.Tensor, *,
+              n_noise: int = 4, batch_size: int = 500, device: str | torch.device = "cpu",
+              generator: torch.Generator | int | None = None) -> torch.Tensor:
+    """Per-image negative log-likelihood of weighted ensembles of ``ens``'s members under noise, on the
+    same noise draws for every weight vector (paired comparisons):
+
+        NLL_j(x, y) = (1/m) sum_{t=1..m} -log( sum_i a_{j,i} softmax(f_i(x + delta_t))_y + 1e-10 ),
+        delta_t ~ N(0, sigma^2 I),  m = ``n_noise``,
+
+    the loss that ``fit_weights`` minimises (the release's ``ens_train.py`` objective), evaluated on data
+    the weights were not fitted on. ``weights`` (J, K): J weight vectors on the simplex (e.g. uniform
+    1/K and the fitted alpha). Returns (N, J) float64 on the CPU. The noise comes from ``generator`` (a CPU
+    stream, so the draws do not depend on ``device``), drawn per chunk of batch_size // n_noise images.
+    """
+    sigma = check_real("sigma", sigma, low=0.0)
+    n_noise = check_int("n_noise", n_noise, low=1)
+    batch_size = check_int("batch_size", batch_size, low=1)
+    if x.shape[0] != y.shape[0] or y.ndim != 1:
+        raise ValueError(f"`x` and `y` must pair N inputs with N labels, got {tuple(x.shape)} and {tuple(y.shape)}")
+    k = len(ens.members)
+    weights = torch.as_tensor(weights, dtype=torch.float32)
+    if weights.ndim != 2 or weights.shape[1] != k or bool((weights < 0).any()) or not torch.allclose(
+            weights.sum(1), torch.ones(weights.shape[0]), atol=1e-4):
+        raise ValueError(f"`weights` must be (J, {k}) rows on the simplex, got {tuple(weights.shape)}")
+    gen = as_torch_generator(generator)
+    dev = torch.device(device)
+    ens.eval()
+    a = weights.to(dev)
+    per = max(1, batch_size // n_noise)  # images per forward batch
+    out = []
+    for start in range(0, x.shape[0], per):
+        xb, yb = x[start:start + per], y[start:start + per]
+        noise = torch.randn((n_noise, *xb.shape), generator=gen)  # (m, b, ...) on the CPU
+        batch = (xb.unsqueeze(0) + sigma * noise).reshape(-1, *xb.shape[1:]).to(dev)  # (m*b, ...)
+        probs = ens.member_probs(batch)  # (m*b, K, C)
+        py = probs[torch.arange(probs.shape[0], device=dev), :, yb.to(dev).repeat(n_noise)]  # (m*b, K)
+        nll = -torch.log(py @ a.T + 1e-10).reshape(n_noise, xb.shape[0], -1).mean(0)  # (b, J)
+        out.append(nll.double().cpu())
+    return torch.cat(out)
+
+
 class _LogEnsemble(nn.Module):
     """log(g(x) + 1e-10) of a SWEEN, as "logits" for the NLL loss of :func:`collapselab.nn.fit`
     (the release's ``ens_train.py`` loss); the members run without building a graph."""

@@ -193,15 +193,17 @@ def train_gcd_model(task: GCDTask, a, b, answers, *, d_model: int = 64, n_layers
 
 
 def synthesize_pairs(teacher: DecoderLM, task: GCDTask, n: int, rng: SeedLike = None, *, top_k: int | None = None,
-                     device: str | torch.device = "cpu", chunk: int = 8192) -> tuple[np.ndarray, np.ndarray,
+                     device: str | torch.device = "cpu", chunk: int = 65536) -> tuple[np.ndarray, np.ndarray,
                                                                                    np.ndarray, int]:
     r"""AI-generated training data: uniform pairs labelled by ``teacher``'s greedy answer.
 
     ``top_k`` (tail cutting, Tale of Tails Thm 2.1 / Sec. 6): the generator emits only the pairs whose
     answer is one of its top-k answers 1..k (P(gcd = g) = 6 / (pi^2 g^2) decreases in g, so the top-k
     ranks are the values 1..k); everything it would have answered above k is *missing* from the data,
-    not mislabelled. Pairs are drawn in chunks until n are kept. Returns (a, b, answers, drawn), with
-    ``drawn`` the number of uniform pairs labelled to keep n.
+    not mislabelled. Pairs are drawn in rounds until n are kept: a round labels m = ceil(1.1 (n - kept) / r)
+    pairs (at most ``chunk``, at least 64), with r the fraction kept so far (1 before the first round), so
+    the teacher labels about 10% more pairs than it keeps. Returns (a, b, answers, drawn), with ``drawn``
+    the number of uniform pairs labelled to keep n.
     """
     n = check_int("n", n, low=0)
     if top_k is not None:
@@ -210,14 +212,15 @@ def synthesize_pairs(teacher: DecoderLM, task: GCDTask, n: int, rng: SeedLike = 
     rng = as_rng(rng)
     parts, kept, drawn = [], 0, 0
     while kept < n:
-        m = n - kept if top_k is None else chunk
+        rate = kept / drawn if drawn else 1.0
+        m = n - kept if top_k is None else min(chunk, max(64, math.ceil(1.1 * (n - kept) / max(rate, 0.01))))
         a, b = sample_pairs(task, m, rng)
         ans = predict_gcd(teacher, task, a, b, device=device)
         drawn += m
         if top_k is not None:
             keep = (ans >= 1) & (ans <= top_k)
             a, b, ans = a[keep], b[keep], ans[keep]
-            if kept + len(a) == 0 and drawn >= 10 * chunk:
+            if kept + len(a) == 0 and drawn >= 10 * max(n, 64):
                 raise ValueError(f"the teacher answers no pair within the top_k={top_k} values")
         parts.append((a, b, ans))
         kept += len(a)
@@ -248,12 +251,16 @@ def mixed_pairs(task: GCDTask, teacher: DecoderLM | None, n: int, pi: float, rng
 
 @torch.no_grad()
 def predict_gcd(model: DecoderLM, task: GCDTask, a, b, *, batch_size: int = 4096, device: str = "cpu") -> np.ndarray:
-    """The model's answers by greedy decoding of L tokens after the prompt (a value in [0, base^L))."""
+    """The model's answers by greedy decoding of L tokens after the prompt (a value in [0, base^L)).
+
+    Decodes through the model's KV cache (:meth:`DecoderLM.generate_cached`): the prompt's 2L + 2 tokens
+    and L - 1 answer tokens are each computed once (3L + 1 token positions, against the
+    sum_{j<L} (2L + 2 + j) of recomputing the prefix at every digit), the same greedy tokens."""
     model.to(device).eval()
     prompts = torch.as_tensor(task.prompts(a, b), dtype=torch.long)
     out = []
     for i in range(0, len(prompts), batch_size):
-        seq = model.generate(prompts[i:i + batch_size].to(device), task.n_digits)
+        seq = model.generate_cached(prompts[i:i + batch_size].to(device), task.n_digits)
         digits = seq[:, task.prompt_len:].clamp_max(task.base - 1).cpu().numpy()  # SEP/EQ read as base-1
         out.append(task.value(digits))
     return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)

@@ -64,6 +64,24 @@ def test_oracle():
     assert noisy.status == "INCONCLUSIVE"
 
 
+def _capped(t: dict, kept=(7000, 7600, 6500, 7300, 6800, 7900)) -> dict:
+    """The oracle capped at what it kept from the 24k pool (fewer than the unselected set's 9,000)."""
+    runs = t["runs"].copy()
+    runs["size"] = 9000
+    oracle = runs["strategy"] == "oracle"
+    runs.loc[oracle, "size"] = [kept[r] for r in runs.loc[oracle, "replicate"]]
+    return {**t, "runs": runs}
+
+
+def test_oracle_judged_at_equal_pool_when_capped():
+    # the pruned set is smaller than 9,000 in every seed: no common size, yet the claim is judged (same pool)
+    v = judge(NAME, "oracle", _capped(six()))
+    assert v.status == "PASS" and "same pool" in v.measured
+    assert judge(NAME, "oracle", _capped(six(oracle=(0.30, 0.35, 0.28, 0.33, 0.29, 0.34)))).status == "FAIL"
+    # best-of-k (never capped) still needs a common size with none
+    assert judge(NAME, "best-of-k", _capped(six())).status == "PASS"
+
+
 REAL6 = (0.55, 0.58, 0.52, 0.57, 0.53, 0.60)  # true labels, same budget: 12-16 points above the generator
 
 

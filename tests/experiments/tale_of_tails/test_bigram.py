@@ -54,3 +54,13 @@ def test_exact_cut_floor():
     assert judge(E, "exact-cut-floor", {"exact_floors": t}).status == "PASS"
     assert judge(E, "exact-cut-floor", {"exact_floors": t.assign(ratio=1.3)}).status == "FAIL"
     assert judge(E, "exact-cut-floor", {"exact_floors": t.assign(reached=False)}).status == "INCONCLUSIVE"
+
+
+def test_clean_rate_gate_is_half_the_margin():
+    # the quick beta = 3 case: the closed form sits 5.8% off -1/2 (outside +-5%), so the simulation that
+    # follows it (-0.446, 10.8% off) is listed, not judged: INCONCLUSIVE rather than a coin-flip FAIL
+    v = judge(E, "clean-rate", {"rates": rates(-0.446, exact=(-0.448, -0.4712))})
+    assert v.status == "INCONCLUSIVE"
+    # beta = 4: the closed form 2% off is inside; a simulated slope 2% off PASSes, one 25% off FAILs
+    assert judge(E, "clean-rate", {"rates": rates(-0.49, exact=(-0.448, -0.490))}).status == "PASS"
+    assert judge(E, "clean-rate", {"rates": rates(-0.375, exact=(-0.448, -0.490))}).status == "FAIL"

@@ -44,3 +44,17 @@ def test_delayed():
     assert judge(E, "delayed", t50([0.9] * 6, [0.0] * 6, LATE)).status == "PASS"
     assert judge(E, "delayed", t50([0.9] * 6, [0.0] * 6, [200, 250, 150, 220, 180, 240])).status == "FAIL"  # no delay
     assert judge(E, "delayed", t50([0.9] * 6, [0.0] * 6, [450, np.nan, 400, 480, 420, 460])).status == "INCONCLUSIVE"
+
+
+def test_lost_values_and_cost():
+    from collapselab.core import get_experiment, resolve_params
+    from collapselab.experiments.tale_of_tails.gcd_grokking import _lost_values
+
+    # known (> threshold) and above top_k; a value at the threshold is not known
+    assert _lost_values([1, 5, 10, 12, 15], [1.0, 0.9, 0.8, 0.5, 0.2], 0.5, 6) == [10]
+    e = get_experiment(E)
+    cell = e.cells(resolve_params(e.params, e.presets, "quick"))[0]
+    # the early stop: arms are counted to generator_steps / (2 pi) = 600 of 1,200 steps; no stop: all 1,200
+    stopped, full = e.cell_cost(cell), e.cell_cost({**cell, "stop_at": 2.0})
+    assert 1.5 < full / stopped < 2.2
+    assert e.cell_flops({**cell, "steps": 2 * cell["steps"], "stop_at": 2.0}) > e.cell_flops({**cell, "stop_at": 2.0})

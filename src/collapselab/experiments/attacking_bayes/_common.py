@@ -177,10 +177,11 @@ def diagnostics(model: Posterior, x: torch.Tensor, y: torch.Tensor, n_samples: i
     return out
 
 
-def presets(smoke: dict[str, Any] | None = None, full: dict[str, Any] | None = None) -> dict[str, dict]:
+def presets(smoke: dict[str, Any] | None = None, full: dict[str, Any] | None = None,
+            quick: dict[str, Any] | None = None) -> dict[str, dict]:
     """The three presets of an attacking-bayes experiment: the shared :data:`SMOKE` and :data:`FULL` with
-    the experiment's own values on top; quick is the parameter defaults."""
-    return {"smoke": {**SMOKE, **(smoke or {})}, "quick": {}, "full": {**FULL, **(full or {})}}
+    the experiment's own values on top; quick is the parameter defaults with ``quick`` on top."""
+    return {"smoke": {**SMOKE, **(smoke or {})}, "quick": dict(quick or {}), "full": {**FULL, **(full or {})}}
 
 
 def plotted_methods(table: pd.DataFrame) -> list[str]:
@@ -261,3 +262,67 @@ def gated(check):
 
     judged.__name__ = getattr(check, "__name__", "check")
     return judged
+
+
+# --- cost model (for --dry-run and the cuda forecast) ------------------------------------------------------
+_IMAGE_SHAPE = {"mnist_subset": (1, 28, 28), "digits": (1, 8, 8), "mnist_idx": (1, 28, 28),
+                "fashion_idx": (1, 28, 28), "cifar10": (3, 32, 32)}
+_TRAIN_SIZE = {"mnist_subset": 4000, "digits": 1437, "mnist_idx": 60000, "fashion_idx": 60000, "cifar10": 50000}
+# One thread, 196-32-10 MLP, Adam step on cross-entropy (2-core Xeon, 2026-12-07): 0.93 ms per step at batch
+# 128, 5.4 ms at 4,000 (full batch): about 0.8 ms of fixed cost per step and 3e10 FLOP/s on large batches.
+STEP_SECONDS = 8e-4  # fixed (Python + autograd) cost of one optimiser / attack step
+FLOP_RATE = 3e10  # one thread's FLOP/s on batched MLP matmuls
+CELL_OVERHEAD_S = 2.0  # data loading, diagnostics, store write
+
+
+@functools.lru_cache(maxsize=32)
+def _forward_flops(dataset: str, arch: str, hidden: tuple[int, ...], width: int, pool: int, classes: int) -> float:
+    """FLOPs of one forward pass of one input through the cell's net, counted by torch's FlopCounterMode on
+    the net built from its shapes (multiply-adds x 2; pooling and activations are not counted)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from collapselab.bayes._nets import build_net
+
+    shape = _IMAGE_SHAPE[dataset]
+    spec = {"arch": arch, "hidden": list(hidden), "width": width, "pool": pool}
+    net = build_net(_arch(spec, shape, classes))
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        net(torch.zeros(1, *shape))
+    return float(counter.get_total_flops())
+
+
+def net_flops(cell: dict) -> float:
+    """FLOPs of one forward of one input through the cell's net (see :func:`_forward_flops`)."""
+    s = cell["spec"]
+    classes = len(cell["in_classes"]) if "in_classes" in cell else 10
+    return _forward_flops(s["dataset"], s["arch"], tuple(s["hidden"]), s["width"], s["pool"], classes)
+
+
+def training_passes(cell: dict, with_map_source: bool = False) -> tuple[float, float]:
+    """(example forward+backward passes, optimiser steps) of fitting the cell's posterior: MAP / MC dropout
+    ``epochs * n``, VI ``vi_epochs * n``, ensemble ``n_members * epochs * n``, HMC ``chains * (init_epochs
+    * n + (burn_in + samples * thin) * leapfrog * n)`` (full-batch gradients); plus a MAP transfer source
+    when ``with_map_source`` (label, non-MAP methods). n = min(n_train, training-set size) (in-distribution
+    classes: half of it for semantic-shift)."""
+    s, m = cell["spec"], cell["method"]
+    n = min(s["n_train"], _TRAIN_SIZE[s["dataset"]] // (2 if "in_classes" in cell else 1))
+    batches = math.ceil(n / 128)
+    chains = s.get("hmc_chains", 1)
+    passes, steps = {
+        "map": (s["epochs"] * n, s["epochs"] * batches),
+        "mcdropout": (s["epochs"] * n, s["epochs"] * batches),
+        "vi": (s["vi_epochs"] * n, s["vi_epochs"] * batches),
+        "ensemble": (s["n_members"] * s["epochs"] * n, s["n_members"] * s["epochs"] * batches),
+        "hmc": (chains * (s["hmc_init_epochs"] * n + (s["hmc_burn_in"] + s["hmc_samples"] * s["hmc_thin"])
+                          * s["hmc_leapfrog"] * n),
+                chains * (s["hmc_init_epochs"] * batches + (s["hmc_burn_in"] + s["hmc_samples"] * s["hmc_thin"])
+                          * s["hmc_leapfrog"])),
+    }[m]
+    if with_map_source and m != "map":
+        passes, steps = passes + s["epochs"] * n, steps + s["epochs"] * batches
+    return float(passes), float(steps)
+
+
+def cost_from(flops: float, steps: float) -> float:
+    """Estimated one-thread CPU seconds: ``flops / FLOP_RATE + steps * STEP_SECONDS + CELL_OVERHEAD_S``."""
+    return flops / FLOP_RATE + steps * STEP_SECONDS + CELL_OVERHEAD_S

@@ -24,12 +24,15 @@ from collapselab.experiments.attacking_bayes._common import (
     check_methods,
     clean_claim,
     clean_table,
+    cost_from,
     data,
     diagnostics,
     gated,
+    net_flops,
     plotted_methods,
     presets,
     train_posterior,
+    training_passes,
 )
 
 SCORES = ("entropy", "mutual_information")
@@ -85,6 +88,23 @@ def run_cell(cell: dict, ctx: CellContext) -> dict:
         rows.append(row)
     return {"clean_correct": [int(v) for v in ok.cpu()], "per_attack": rows,
             **diagnostics(model, x, y, cell["attack_samples"])}
+
+
+def cell_flops(cell: dict) -> float:
+    """FLOPs of one replicate, with f, n, T, S, V as in attacking-bayes/label's ``cell_flops``: training
+    3 f x passes (:func:`training_passes`) plus n f (3 S + 12 T S + 7 V): FGSM, then PGD, the targeted and
+    the two penalty attacks with EOT (forward + backward), and seven scorings of V samples."""
+    f, n = net_flops(cell), cell["n_eval"]
+    t, s_, v = cell["pgd_steps"], cell["attack_samples"], cell["eval_samples"]
+    passes, _ = training_passes(cell)
+    return 3 * f * passes + n * f * (3 * s_ + 12 * t * s_ + 7 * v)
+
+
+def cell_cost(cell: dict) -> float:
+    """One-thread CPU seconds (estimated): :func:`cost_from` of :func:`cell_flops` and the training steps
+    plus 4 T + 10 attack steps (constants as in attacking-bayes/label's ``cell_cost``)."""
+    _, steps = training_passes(cell)
+    return cost_from(cell_flops(cell), steps + 4 * cell["pgd_steps"] + 10)
 
 
 def summarize(frame: pd.DataFrame, p: DetectionParams) -> dict[str, pd.DataFrame]:
@@ -159,6 +179,7 @@ register(Experiment(
     params=DetectionParams,
     presets=presets(),
     cells=cells, run_cell=run_cell, summarize=summarize, plot=plot, main_figure="detection_auroc",
+    cell_cost=cell_cost, cell_flops=cell_flops,
     claims=[
         clean_claim(),
         Claim("adaptive-evades", "An adaptive attack drives detection AUROC (entropy and mutual information) to at "

@@ -25,12 +25,15 @@ from collapselab.experiments.attacking_bayes._common import (
     clean_table,
     comparison_from_row,
     comparison_row,
+    cost_from,
     data,
     diagnostics,
     gated,
+    net_flops,
     plotted_methods,
     presets,
     train_posterior,
+    training_passes,
 )
 
 ATTACKS = ("pgd", "pgd_last", "fgsm", "square", "transfer", "worst_case")
@@ -81,6 +84,30 @@ def run_cell(cell: dict, ctx: CellContext) -> dict:
                      **{m: [round(float(v), 6) for v in aud[m]] for m in METRICS}, "warnings": rep.warnings})
     return {"num_classes": k, "clean_correct": rows[0]["pgd"] if rows and rows[0]["eps"] == 0 else [],
             "per_eps": rows, **diagnostics(model, x, y, cell["attack_samples"])}
+
+
+def cell_flops(cell: dict) -> float:
+    """FLOPs of one replicate, with f = one input's forward FLOPs through the net (:func:`net_flops`),
+    n = n_eval, T = pgd_steps, S = attack_samples, Q = square_queries, V = eval_samples, E = eps > 0 count:
+    training 3 f x passes (:func:`training_passes`, with the MAP transfer source) plus, per eps > 0,
+    n f [3 T (2 S + 3) + 3 S + Q S + 9 V] (PGD+EOT and the audit's corrected attack, big step with EOT,
+    one-sample, all-flaws and MAP-transfer PGD with backward passes; FGSM; Square forwards; nine scorings
+    of V samples), plus V n f for eps 0."""
+    f, n = net_flops(cell), cell["n_eval"]
+    t, s_, q, v = cell["pgd_steps"], cell["attack_samples"], cell["square_queries"], cell["eval_samples"]
+    e = sum(1 for eps in cell["epsilons"] if eps > 0)
+    passes, _ = training_passes(cell, with_map_source=True)
+    return 3 * f * passes + e * n * f * (3 * t * (2 * s_ + 3) + 3 * s_ + q * s_ + 9 * v) + v * n * f
+
+
+def cell_cost(cell: dict) -> float:
+    """One-thread CPU seconds (estimated): :func:`cost_from` of :func:`cell_flops` and the Python steps,
+    training steps plus E (4 T + Q + 10) attack steps (batched over inputs). The constants (FLOP_RATE 3e10,
+    STEP_SECONDS 8e-4) come from one-thread Adam-step timings of the 196-32-10 MLP at batch 128 and 4,000
+    (see ``_common``); the lead calibrates seconds per unit from the quick ledger."""
+    e = sum(1 for eps in cell["epsilons"] if eps > 0)
+    _, steps = training_passes(cell, with_map_source=True)
+    return cost_from(cell_flops(cell), steps + e * (4 * cell["pgd_steps"] + cell["square_queries"] + 10))
 
 
 def summarize(frame: pd.DataFrame, p: LabelParams) -> dict[str, pd.DataFrame]:
@@ -250,6 +277,7 @@ register(Experiment(
     params=LabelParams,
     presets=presets(smoke={"square_queries": 5, "epsilons": [0.0, 0.3]}, full={"square_queries": 5000}),
     cells=cells, run_cell=run_cell, summarize=summarize, plot=plot, main_figure="robust_accuracy_vs_eps",
+    cell_cost=cell_cost, cell_flops=cell_flops,
     claims=[
         clean_claim(),
         Claim("all-fall", "Every method, HMC included, falls to at most 5% robust accuracy at eps = 0.3 under "

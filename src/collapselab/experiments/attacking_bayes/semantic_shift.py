@@ -25,13 +25,16 @@ from collapselab.experiments.attacking_bayes._common import (
     check_methods,
     clean_claim,
     clean_table,
+    cost_from,
     data,
     diagnostics,
     gated,
+    net_flops,
     plotted_methods,
     presets,
     splits,
     train_posterior,
+    training_passes,
 )
 from collapselab.experiments.attacking_bayes.detection import SCORES, _scores
 
@@ -83,6 +86,26 @@ def run_cell(cell: dict, ctx: CellContext) -> dict:
             "in_mean_entropy": float(ind["entropy"].mean()),
             "in_mean_mutual_information": float(ind["mutual_information"].mean()),
             "per_eps": rows, **diagnostics(model, x_in, y_in, cell["attack_samples"])}
+
+
+def cell_flops(cell: dict) -> float:
+    """FLOPs of one replicate, with f (5-class net), n, T, S, V as in attacking-bayes/label's ``cell_flops``
+    and E the eps > 0: training 3 f x passes (:func:`training_passes`, the in-distribution half) plus
+    n f [2 E (3 T S + 3 V) + 3 V]: per eps > 0 and score, PGD with EOT (forward + backward), the re-scoring
+    of the best and last iterate and the scoring of the result; the in-distribution and clean scorings."""
+    f, n = net_flops(cell), cell["n_eval"]
+    t, s_, v = cell["pgd_steps"], cell["attack_samples"], cell["eval_samples"]
+    e = sum(1 for eps in cell["epsilons"] if eps > 0)
+    passes, _ = training_passes(cell)
+    return 3 * f * passes + n * f * (2 * e * (3 * t * s_ + 3 * v) + 3 * v)
+
+
+def cell_cost(cell: dict) -> float:
+    """One-thread CPU seconds (estimated): :func:`cost_from` of :func:`cell_flops` and the training steps
+    plus 2 E (T + 3) attack steps (constants as in attacking-bayes/label's ``cell_cost``)."""
+    e = sum(1 for eps in cell["epsilons"] if eps > 0)
+    _, steps = training_passes(cell)
+    return cost_from(cell_flops(cell), steps + 2 * e * (cell["pgd_steps"] + 3))
 
 
 def summarize(frame: pd.DataFrame, p: ShiftParams) -> dict[str, pd.DataFrame]:
@@ -156,8 +179,12 @@ register(Experiment(
         "and the last iterate, the one with the lower uncertainty on fresh posterior samples). Presets as in "
         "attacking-bayes/label."),
     params=ShiftParams,
-    presets=presets(smoke={"epsilons": [0.0, 0.1]}, full={"n_train": 30000}),
+    # quick: the claim's eps only (0.05 and 0.2 fed no claim), a stronger attack (30 EOT samples per step) and
+    # 400 OOD inputs (audit claims-2026-12-07-B (2): MC dropout sat at AUROC 0.46-0.50 with 200 inputs)
+    presets=presets(smoke={"epsilons": [0.0, 0.1]}, quick={"epsilons": [0.0, 0.1], "attack_samples": 30,
+                                                           "n_eval": 400}, full={"n_train": 30000}),
     cells=cells, run_cell=run_cell, summarize=summarize, plot=plot, main_figure="ood_auroc_vs_eps",
+    cell_cost=cell_cost, cell_flops=cell_flops,
     claims=[
         clean_claim(" (in-distribution test inputs, digits 0-4)"),
         Claim("detector-works", "Before the attack, predictive entropy and mutual information separate the "
@@ -171,10 +198,13 @@ register(Experiment(
               kind="paper", test="per BNN and score at claim_eps: PASS iff the two-sided 95% CI of the AUROC "
                                  "(DeLong SE, normal) lies below 0.5 with half-width <= 0.1; FAIL iff it lies "
                                  "above 0.5; else INCONCLUSIVE; every (BNN, score) must PASS. The attack: PGD "
-                                 "with EOT on -U, the best and the last iterate re-scored on fresh posterior "
-                                 "samples and the lower-U one kept (bayes.attacks.rescore)"),
+                                 "with EOT on -U (attack_samples posterior samples per step: 30 at quick), "
+                                 "the best and the last iterate re-scored on fresh posterior samples and the "
+                                 "lower-U one kept (bayes.attacks.rescore); n_eval OOD inputs per seed, each "
+                                 "against as many in-distribution ones (400 at quick)"),
     ],
-    version=3,  # 2: best-iterate attack, DeLong SEs, init via nn.init_parameters; 3: best/last re-scored on
-    # fresh samples (keep="rescored"), HMC's split-R-hat recorded
+    version=4,  # 2: best-iterate attack, DeLong SEs, init via nn.init_parameters; 3: best/last re-scored on
+    # fresh samples (keep="rescored"), HMC's split-R-hat recorded; 4: quick at eps 0 and 0.1 only, 30 EOT
+    # samples per attack step, 400 OOD (and in-distribution) inputs
     uses_device=True,
 ))

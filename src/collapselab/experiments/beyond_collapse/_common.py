@@ -39,11 +39,13 @@ def _common_size(runs: pd.DataFrame, strategies: list[str]) -> int | None:
 
 def compare_over_seeds(runs: pd.DataFrame, a: str, b: str, *, rule: str, resolution: float,
                        value: str, baseline_column: str | None = None, unit: str = "",
-                       min_seeds: int = 2) -> Verdict:
+                       min_seeds: int = 2, equal_pool: bool = False) -> Verdict:
     """Strategy ``a`` against strategy ``b`` on ``value`` at the largest size both reached in every
     replicate; or, for ``b == "generator"``, against each replicate's ``baseline_column`` at ``a``'s largest
     size in that replicate (a capped selection, e.g. oracle pruning, may keep a different number per seed).
-    Fewer than ``min_seeds`` replicates: INCONCLUSIVE.
+    Fewer than ``min_seeds`` replicates: INCONCLUSIVE. ``equal_pool=True``: in each replicate, ``a``'s model at
+    its largest size against ``b``'s at its largest, both selected from the same generated pool (a capped
+    selection, e.g. oracle pruning, is trained on everything it kept: possibly fewer examples than ``b``).
 
     The paired differences a - b across replicates (seeds) feed a t interval:
 
@@ -53,13 +55,24 @@ def compare_over_seeds(runs: pd.DataFrame, a: str, b: str, *, rule: str, resolut
     """
     if rule not in ("beats", "at_most"):
         raise ValueError(f"`rule` must be 'beats' or 'at_most', got {rule!r}")
+    def largest(strategy: str) -> pd.DataFrame:
+        sub = runs[runs["strategy"] == strategy]
+        return sub.sort_values("size").groupby("replicate").tail(1).set_index("replicate").sort_index()
+
     if b == "generator":  # each seed's largest size of ``a`` (a capped selection may differ by seed)
-        sub = runs[runs["strategy"] == a]
-        if sub.empty:
+        last = largest(a)
+        if last.empty:
             return Verdict.inconclusive(f"strategy {a!r} not run", f"needs strategy {a!r}")
-        last = sub.sort_values("size").groupby("replicate").tail(1).set_index("replicate").sort_index()
         va, vb = last[value], last[baseline_column]
         where = f"sizes {'/'.join(str(int(m)) for m in last['size'])}"
+    elif equal_pool:
+        la, lb = largest(a), largest(b)
+        if la.empty or lb.empty or list(la.index) != list(lb.index):
+            return Verdict.inconclusive(f"strategies {a!r} and {b!r} not run in the same seeds",
+                                        f"needs strategies {a!r} and {b!r} in every seed")
+        va, vb = la[value], lb[value]
+        where = (f"sizes {'/'.join(str(int(m)) for m in la['size'])} vs "
+                 f"{'/'.join(str(int(m)) for m in lb['size'])} (same pool)")
     else:
         size = _common_size(runs, [a, b])
         if size is None:
@@ -77,3 +90,15 @@ def compare_over_seeds(runs: pd.DataFrame, a: str, b: str, *, rule: str, resolut
     if rule == "beats":
         return Verdict.of(stats.beats(cmp, resolution=resolution), prefix=means)
     return Verdict.of(stats.at_most(cmp, resolution=resolution), prefix=means)
+
+
+def decoder_forward_flops(d_model: int, n_layers: int, vocab: int, seq: int) -> float:
+    """Forward FLOPs of one sequence of ``seq`` tokens through a :class:`collapselab.nn.DecoderLM`:
+    2 seq (12 L D^2 + D V) for the projections, MLP (4x) and head, plus 4 L seq^2 D for the attention scores
+    and values (D = d_model, L = n_layers, V = vocab)."""
+    D, L = float(d_model), float(n_layers)
+    return 2.0 * seq * (12 * L * D * D + D * vocab) + 4.0 * L * seq * seq * D
+
+
+STEP_OVERHEAD = 80.0  # cost units (1 unit = 1e6 FLOPs at ~20 GFLOP/s single-thread) per optimiser step
+DECODE_OVERHEAD = 20.0  # per decoding position of one batch of <= 512 sequences

@@ -26,10 +26,12 @@ from collapselab.core import CellContext, Claim, Experiment, Results, Verdict, r
 from collapselab.core.plotting import colors, new_figure
 from collapselab.experiments._lm import (
     LMParams,
+    cost_units,
     factory,
     fit,
     lm_cells,
     load_data,
+    work,
 )
 from collapselab.experiments._papers import BEYOND_COLLAPSE
 from collapselab.lm import evaluate_lm, recursive_chain, synthesize_blocks, token_nll
@@ -53,10 +55,10 @@ PRESETS = {
     "smoke": {"max_chars": 60_000, "vocab_size": 300, "block_size": 32, "prompt_tokens": 8, "n_train": 32,
               "n_test": 16, "verifier_blocks": 48, "verifier_embd": 16, "n_embd": 16, "n_head": 2, "n_layer": 1,
               "epochs": 1.0, "verifier_epochs": 1.0, "candidates": 2, "seeds": 2},
-    "quick": {"seeds": 3},
+    "quick": {"seeds": 6},
     "full": {"max_chars": None, "block_size": 256, "prompt_tokens": 64, "n_train": 8000, "n_test": 500,
              "verifier_blocks": 32000, "verifier_embd": 768, "n_layer": 6, "n_embd": 384, "n_head": 6,
-             "lr": 1e-3, "epochs": 2.0, "batch_size": 16, "grad_accum": 4, "seeds": 3},
+             "lr": 1e-3, "epochs": 2.0, "batch_size": 16, "grad_accum": 4, "seeds": 6},
 }
 
 
@@ -79,7 +81,7 @@ def run_cell(cell: dict, ctx: CellContext) -> dict:
         return evaluate_lm(model, data, batch_size=cell["eval_batch"], device=dev)
 
     def sample(model, key, top_p, prompts):
-        return synthesize_blocks(model, prompts, prompt_tokens=P, top_p=top_p, batch_size=cell["eval_batch"],
+        return synthesize_blocks(model, prompts, prompt_tokens=P, top_p=top_p, batch_size=cell["sample_batch"],
                                  generator=ctx.torch_generator("sample", *key), device=dev)
 
     G = cell["generation"]
@@ -115,6 +117,33 @@ def run_cell(cell: dict, ctx: CellContext) -> dict:
     out["generator_loss"], out["generator_tail_loss"] = gk["loss"], gk["tail_loss"]
     out["human_loss"] = chain.rows[0]["loss"]
     return out
+
+
+def _work(cell: dict) -> tuple[float, float]:
+    n, G, C = cell["n_train"], cell["generation"], cell["candidates"]
+    flops, steps = work(cell, train_blocks=cell["epochs"] * n * (G + 3), sample_prompts=n * (G + C),
+                        eval_blocks=(G + 3) * cell["n_test"])
+    if cell["verifier"] == "likelihood":  # the verifier: trained, evaluated, scoring the n C candidates
+        v = {**cell, "n_embd": cell["verifier_embd"]}
+        vf, vs = work(v, train_blocks=cell["verifier_epochs"] * cell["verifier_blocks"], sample_prompts=0,
+                      eval_blocks=cell["n_test"] + n * C)
+        flops, steps = flops + vf, steps + vs
+    return flops, steps
+
+
+def cell_flops(cell: dict) -> float:
+    """FLOPs of one replicate (:func:`collapselab.experiments._lm.work`): generation + 3 fits of
+    ``epochs`` passes over n_train blocks (the chain's generation + 1 models, selected, unselected),
+    n_train x (generation + candidates) continuations, generation + 3 evaluations of n_test blocks;
+    with ``verifier=likelihood`` also the verifier (width verifier_embd) trained on verifier_blocks
+    and scoring the candidates."""
+    return _work(cell)[0]
+
+
+def cell_cost(cell: dict) -> float:
+    """CPU seconds of one replicate on one thread ~ cell_flops / 2e10 + 0.004 x (optimiser + sampling
+    steps) + 2 (:func:`collapselab.experiments._lm.cost_units`)."""
+    return cost_units(*_work(cell))
 
 
 def overlap_f1(candidates: torch.Tensor, references: torch.Tensor, vocab_size: int) -> torch.Tensor:
@@ -193,8 +222,8 @@ register(Experiment(
                 "prefix by their token overlap with the human continuation (a reference-based verifier, as "
                 "summaries are judged against references), retrain; against a random candidate per prefix",
     params=VerificationParams, presets=PRESETS, cells=cells, run_cell=run_cell, summarize=summarize, plot=plot,
-    main_figure="lm_verification", uses_device=True,
-    version=2,  # v2: the reference-based verifier (token-overlap F1 with the human continuation) by default
+    main_figure="lm_verification", uses_device=True, cell_cost=cell_cost, cell_flops=cell_flops,
+    version=3,  # v2: reference-based verifier; v3: tokenizer on training documents only, 6 seeds, sampling in 256s
     claims=[
         Claim("selection-beats-unselected", "Retraining on verifier-selected synthetic text gives a lower test loss on "
               "human text than retraining on the same amount of unselected synthetic text",

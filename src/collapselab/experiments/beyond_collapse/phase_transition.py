@@ -142,7 +142,15 @@ def _check_transition(r: Results) -> Verdict:
     return Verdict.check(dev.max() <= 0.03, f"max |crossing - p*| = {dev.max():.4f} ({parts})")
 
 
+def cell_cost(cell: dict) -> float:
+    """Relative single-thread CPU cost of one replicate: 8 d n (draw, label, prune and fit n d-dimensional
+    inputs) + d^2 + 2e5 per cell. Constants: single-thread timings of phase_run at quick (n = 1e3 and 1e5:
+    8e-9 and 1.3e-8 s per unit) and smoke (n = 200: 8.6e-9)."""
+    d, n = int(cell["d"]), int(cell["n"])
+    return float(8 * d * n + d * d + 2e5)
+
 register(Experiment(
+    cell_cost=cell_cost,
     name="beyond-collapse/phase-transition", paper=BEYOND_COLLAPSE,
     description=("Gaussian mixture x = y mu + z (Sigma = I), generator flips labels with probability p, "
                  "an x-independent pruner keeps correct labels w.p. phi and wrong ones w.p. psi, least "

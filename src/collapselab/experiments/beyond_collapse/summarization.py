@@ -13,7 +13,12 @@ from collapselab import stats
 from collapselab.core import CellContext, Claim, Experiment, Params, Results, register
 from collapselab.core.plotting import colors, new_figure
 from collapselab.experiments._papers import BEYOND_COLLAPSE
-from collapselab.experiments.beyond_collapse._common import compare_over_seeds
+from collapselab.experiments.beyond_collapse._common import (
+    DECODE_OVERHEAD,
+    STEP_OVERHEAD,
+    compare_over_seeds,
+    decoder_forward_flops,
+)
 from collapselab.lm import check_model_dir
 from collapselab.verification import (
     HFSummarizer,
@@ -165,7 +170,42 @@ def _pair(a: str, b: str, rule: str):
 _TEST = ("paired difference of test ROUGE-L (each over n_test documents) across >= 3 seeds at the largest common "
          "size, one-sided t, alpha 0.05: PASS iff the CI low bound > 0; FAIL iff not and the half-width <= "
          "`resolution` (0.02); else INCONCLUSIVE")
+SUMMARY_VOCAB = 46  # WordVocab of the built-in corpus
+ROUGE_UNITS = 10.0  # cost units per ROUGE-scored pair (rouge-score: ~0.4 ms a pair, measured on 2,000 pairs)
+
+
+def _summary_work(c: dict) -> tuple[float, int, float, int]:
+    """(FLOPs, optimiser steps, decoding positions x batches, ROUGE pairs) of one replicate with the tiny
+    DecoderLM (sequence 5 n_sentences + 1 + 4 max_important + 1 word tokens): generator, verifier and one model
+    per (strategy, size) trained 3 x forward per example-step; greedy test decoding by the generator and each
+    retrained model; k samples per pool document; the verifier scores every candidate (one forward)."""
+    answer = 4 * c["max_important"] + 1
+    seq = 5 * c["n_sentences"] + 1 + answer
+    fwd = decoder_forward_flops(c["d_model"], c["n_layers"], SUMMARY_VOCAB, seq)
+    models = len(c["strategies"]) * len(c["sizes"])
+    steps = c["gen_steps"] + c["verifier_steps"] + models * c["retrain_steps"]
+    flops = (3 * fwd * c["batch_size"] * steps + fwd * c["n_test"] * (1 + models)
+             + 2 * fwd * c["n_pool"] * c["k"])
+    batches = (1 + models) * -(-c["n_test"] // 512) + -(-c["n_pool"] * c["k"] // 512)
+    return flops, steps, float(answer * batches), c["n_pool"] * c["k"] + c["n_test"] * (1 + models)
+
+
+def cell_flops(cell: dict) -> float:
+    """FLOPs of one replicate on the tiny-model path (:func:`_summary_work`); a Hugging Face model's FLOPs
+    depend on its checkpoint and are not counted (NaN)."""
+    return float("nan") if cell.get("model") else _summary_work(cell)[0]
+
+
+def cell_cost(cell: dict) -> float:
+    """Relative single-thread CPU cost of one replicate (tiny model): FLOPs / 1e6 + STEP_OVERHEAD per optimiser
+    step + DECODE_OVERHEAD per decoding position and batch + ROUGE_UNITS per ROUGE-scored pair + 1e3 per cell
+    (corpus, selection). Constants as eigenvalues' (the same DecoderLM and trainer) plus the measured ROUGE
+    rate; quick: ~2,700 steps and 11,000 ROUGE pairs per replicate."""
+    flops, steps, positions, pairs = _summary_work(cell)
+    return flops / 1e6 + STEP_OVERHEAD * steps + DECODE_OVERHEAD * positions + ROUGE_UNITS * pairs + 1e3
+
 register(Experiment(
+    cell_cost=cell_cost, cell_flops=cell_flops,
     name="beyond-collapse/summarization", paper=BEYOND_COLLAPSE,
     description=("Feng et al. Sec. 6 (Llama-2 on XLSUM) as a fast synthetic control: by default a tiny "
                  "DecoderLM trained from scratch on a built-in corpus (documents of 'ENTITY VERB OBJECT "

@@ -13,7 +13,7 @@ from collapselab import stats
 from collapselab.core import Claim, Experiment, Params, Results, Verdict, register
 from collapselab.core.plotting import new_figure
 from collapselab.experiments._papers import DEMYSTIFIED
-from collapselab.experiments.demystified._common import aggregate, mc_and_theory, rel_match
+from collapselab.experiments.demystified._common import aggregate, mc_and_theory, recursive_cell_cost, rel_match
 
 EXACT_MARGIN = 0.05  # |MC / exact - 1| for accumulate
 
@@ -94,6 +94,7 @@ register(Experiment(
     presets={"smoke": {"d": 10, "T0": 20, "generations": [1, 2, 3], "reps": 20},
              "quick": {},
              "full": {"d": 300, "T0": 600, "generations": list(range(1, 31)), "reps": 2000}},
+    cell_cost=recursive_cell_cost,
     cells=cells, run_cell=mc_and_theory, summarize=summarize, plot=plot, main_figure="replace_vs_accumulate",
     claims=[Claim("accumulate-bounded", "Accumulating the fake data keeps the error bounded: the simulated error "
                   "of generation n equals the exact sigma0^2 d sum_{k<=n} 1/(k (k T0 - d - 1)) (1.36 at d = 50, "

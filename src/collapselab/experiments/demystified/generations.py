@@ -11,7 +11,7 @@ from collapselab import stats
 from collapselab.core import Claim, Experiment, Params, Results, Verdict, register
 from collapselab.core.plotting import colors, new_figure
 from collapselab.experiments._papers import DEMYSTIFIED
-from collapselab.experiments.demystified._common import aggregate, mc_and_theory, rel_match
+from collapselab.experiments.demystified._common import aggregate, mc_and_theory, recursive_cell_cost, rel_match
 from collapselab.regression import weighted_line_fit
 
 SLOPE_MARGIN = 0.05  # |slope / (sigma0^2 d/(T0-d-1)) - 1|
@@ -121,6 +121,7 @@ register(Experiment(
              "quick": {"reps": 600},
              "full": {"d": 300, "T0": 900, "Ts": [600, 1200], "generations": list(range(0, 21)),
                       "reps": 2000}},
+    cell_cost=recursive_cell_cost,
     cells=cells, run_cell=mc_and_theory, summarize=summarize, plot=plot, main_figure="error_vs_generations",
     claims=[Claim("linear-in-n", "Unregularised (lam = 0), the test error grows linearly in the number n of "
                   "generations with slope sigma0^2 phi0/(1 - phi0), i.e. sigma0^2 d/(T0 - d - 1) at finite T0",

@@ -113,7 +113,21 @@ def _check_kernel(r: Results) -> Verdict:
                       f"({first.mean():.4f} -> {last.mean():.4f}): ")
 
 
+def cell_cost(cell: dict) -> float:
+    """Relative single-thread CPU cost of one replicate (one chain), in FLOP-like units: per generation
+    1..max(n) a kernel ridge on T0 MNIST images of 784 pixels (T0^2 x 784 for the kernel, T0^3 / 3 for the solve,
+    T0^2 x 784 to label with the previous generation); per requested n a downstream fit on T images plus its test
+    predictions (T x test x 784); + 1.5e10 per cell (loading the MNIST subset, ~3.5 s; the median heuristic
+    on 500 images). Constants: single-thread timings of run_cell at smoke (3.8 s: 2.5e-10 s per unit) and
+    quick (T0 = T = 1,000: 5.7 s, 1.3e-10 s per unit)."""
+    T0, T, test, pixels = int(cell["T0"]), int(cell["T"]), int(cell["test"]), 784
+    gens = max(cell["generations"])
+    fit = lambda m: m * m * pixels + m**3 / 3  # noqa: E731
+    return float(gens * (fit(T0) + T0 * T0 * pixels) + len(cell["generations"]) * (fit(T) + T * T0 * pixels
+                 + T * test * pixels) + 1.5e10)
+
 register(Experiment(
+    cell_cost=cell_cost,
     name="demystified/kernel", paper=DEMYSTIFIED,
     description=("Kernel ridge regression (RBF) on the offline 5,000-image MNIST subset, one-hot targets, as "
                  "in App. D.2 (the paper: full MNIST, labels mod 2): each generation refits on fresh images "

@@ -9,7 +9,7 @@ from pydantic import Field
 from collapselab.core import Claim, Experiment, Params, Results, Verdict, register
 from collapselab.core.plotting import colors, new_figure
 from collapselab.experiments._papers import DEMYSTIFIED
-from collapselab.experiments.demystified._common import aggregate, mc_and_theory, rel_match
+from collapselab.experiments.demystified._common import aggregate, mc_and_theory, recursive_cell_cost, rel_match
 
 MARGIN = 0.05  # |E/||w0||^2 / (1 - (T0/d)^n) - 1|
 
@@ -78,6 +78,7 @@ register(Experiment(
              "quick": {},
              "full": {"d": 1000, "T0s": [100, 250, 500, 750, 900], "generations": list(range(0, 16)),
                       "reps": 1000}},
+    cell_cost=recursive_cell_cost,
     cells=cells, run_cell=mc_and_theory, summarize=summarize, plot=plot, main_figure="collapse_vs_generations",
     claims=[Claim("exponential-collapse", "Over-parameterised generators (T0 < d, fresh designs) collapse even "
                   "without label noise, exponentially fast: E/||w0||^2 = 1 - (T0/d)^n (within 5%, n >= 1)",

@@ -10,7 +10,7 @@ from collapselab import stats
 from collapselab.core import Claim, Experiment, Params, Results, Verdict, register
 from collapselab.core.plotting import colors, new_figure
 from collapselab.experiments._papers import DEMYSTIFIED
-from collapselab.experiments.demystified._common import aggregate, mc_and_theory
+from collapselab.experiments.demystified._common import aggregate, mc_and_theory, recursive_cell_cost
 
 U_DEPTH = 0.05  # both ends of the lam grid at least 5% above the minimum
 
@@ -106,6 +106,7 @@ register(Experiment(
                        "reps": 20},
              "quick": {},
              "full": {"d": 300, "T0": 900, "T": 600, "generations": [0, 1, 2, 4, 8], "reps": 2000}},
+    cell_cost=recursive_cell_cost,
     cells=cells, run_cell=mc_and_theory, summarize=summarize, plot=plot, main_figure="error_vs_lam",
     claims=[Claim("u-curve-best-lam-grows", "With fake data the test error against the ridge penalty lam is "
                   "U-shaped for every n (an optimal lam exists) and the best lam grows with n",

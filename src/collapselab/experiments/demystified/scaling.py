@@ -12,7 +12,7 @@ from collapselab.core import Claim, Experiment, Params, Results, Verdict, regist
 from collapselab.core.plotting import colors, new_figure
 from collapselab.experiments._papers import DEMYSTIFIED
 from collapselab.experiments.demystified._common import aggregate as _aggregate
-from collapselab.experiments.demystified._common import mc_and_theory
+from collapselab.experiments.demystified._common import mc_and_theory, recursive_cell_cost
 from collapselab.regression import adaptive_regularization, weighted_line_fit
 
 RATE_MARGIN = 0.05  # clean rate (consistency): |slope + c|
@@ -40,7 +40,7 @@ def cells(p: ScalingParams) -> list[dict]:
                                               p.r, d=p.d)
                 cells.append({"spectrum": "power_law", "d": p.d, "beta": p.beta, "r": p.r, "T0": p.T0, "T": T,
                               "lam": lam, "n": n, "mode": mode, "sigma": p.sigma, "sigma0": p.sigma0,
-                              "reps": p.reps})
+                              "reps": p.reps, "fake_gram": True})
     return cells
 
 
@@ -164,14 +164,17 @@ register(Experiment(
                  "(sigma^2/T)^{l_crit} and with the adaptive lam = "
                  "(sigma^2/T + n sigma0^2/(T0-d-1))^{l_crit}. Clean data give the rate "
                  "T^{-2 beta r/(2 beta r + 1)}; with fake data the clean-tuned curve turns up as T^{1/(2 beta r "
-                 "+ 1)} and the adaptive one plateaus (Cor. 5.2 with T0 and n fixed). Full preset: d = 400, T up "
-                 "to 3e4."),
+                 "+ 1)} and the adaptive one plateaus (Cor. 5.2 with T0 and n fixed). quick: d = 100, 12 sizes T "
+                 "from 100 to 3e4, 400 chains per cell, fake-data refits drawn through their sufficient "
+                 "statistics (same law). Full preset: d = 400, T up to 3e4."),
     params=ScalingParams,
     presets={"smoke": {"d": 20, "T0": 40, "Ts": [40, 80, 160], "generations": [0, 2], "reps": 10},
-             "quick": {"reps": 200},
+             # v2: 12 sizes to 3e4 (the larger-half slopes nearer their limits), 400 chains
+             "quick": {"reps": 400, "Ts": [100, 168, 282, 474, 796, 1336, 2245, 3770, 6332, 10635, 17862, 30000]},
              "full": {"d": 400, "T0": 800, "Ts": [int(x) for x in np.geomspace(400, 30000, 10)],
                       "reps": 400, "seeds": 2}},
-    cells=cells, run_cell=mc_and_theory, summarize=summarize, plot=plot, main_figure="scaling",
+    cell_cost=recursive_cell_cost,
+    cells=cells, run_cell=mc_and_theory, summarize=summarize, plot=plot, main_figure="scaling", version=2,
     claims=[Claim("clean-rate", "Sanity: clean ridge (n = 0) with lam = T^{-l_crit} decays at the classical rate "
                   "T^{-2 beta r/(2 beta r + 1)} (log-log slope within 0.05)", _check_clean_slope,
                   source="Sec. 5 (clean baseline of Cui et al.)", kind="consistency",

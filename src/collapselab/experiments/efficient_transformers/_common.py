@@ -30,13 +30,14 @@ def sparse_block(length: int, scale: float = 1.0) -> int:
     return max(2, int(round(scale * math.sqrt(length))))
 
 
-def shared_seed(task: str, size: int, replicate: int) -> int:
+def shared_seed(task: str, size: int, replicate: int, stream_key: tuple[str, ...] = ()) -> int:
     """The seed of replicate ``replicate``'s data and initialisation at (task, size): shared by the three
     attentions and every width, so their comparison is paired. It is
     ``CellContext(seed, replicate).shared_seed("efficient-transformers", task, size, bits=62)``, i.e.
     :meth:`CellContext.hashed_seed` of the key at 62 bits: the width the stored results were drawn
-    with (the core default is 63)."""
-    return CellContext.hashed_seed("efficient-transformers", task, size, replicate, bits=62)
+    with (the core default is 63). ``stream_key``: :meth:`CellContext.stream_key` (empty on ``main``), so
+    a confirmation stream draws its own data and initialisations."""
+    return CellContext.hashed_seed("efficient-transformers", task, size, replicate, *stream_key, bits=62)
 
 
 def grid_ratio(widths: list[int]) -> float:

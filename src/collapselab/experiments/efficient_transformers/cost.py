@@ -49,6 +49,28 @@ def run_cell(cell: dict, ctx: CellContext) -> dict:
     return {"seconds_per_token": seconds / cell["batch"], "flops_per_token": flops}
 
 
+STEP_OVERHEAD_FLOPS = 2e6
+"""A CPU decoding step of these small models has a fixed ~0.2 ms of framework cost (python, kernel
+launches), counted as 2e6 FLOP-equivalents per layer and step in :func:`cell_cost`."""
+
+
+def cell_flops(cell: dict) -> float:
+    """FLOPs of one replicate: ``measure`` timed decoding steps of ``batch`` sequences at context ~L, each
+    :func:`collapselab.reasoning.attention_flops_per_token` (24 D^2 dense + the attention's mixing term per
+    layer + 2 D V); filling the decoding state with random values is memory traffic, not FLOPs."""
+    kw = {"n_layers": cell["n_layers"], "n_heads": cell["n_heads"], "vocab": cell["vocab"]}
+    return cell["measure"] * cell["batch"] * attention_flops_per_token(
+        cell["attention"], cell["width"], cell["length"], block=cell["block"], **kw)
+
+
+def cell_cost(cell: dict) -> float:
+    """Relative CPU cost of one replicate: :func:`cell_flops` plus STEP_OVERHEAD_FLOPS per layer and timed
+    step, plus the decoding state written for the L positions (batch x L x D x layers x 2 floats, counted
+    as one FLOP-equivalent each) and a fixed per-cell 1e8 (model construction)."""
+    state = cell["batch"] * cell["length"] * cell["width"] * cell["n_layers"] * 2.0
+    return (cell_flops(cell) + STEP_OVERHEAD_FLOPS * cell["n_layers"] * cell["measure"] + state + 1e8)
+
+
 def summarize(frame: pd.DataFrame, p: CostParams) -> dict[str, pd.DataFrame]:
     """``cost``: mean measured seconds and formula FLOPs per token per (attention, L); ``slopes``: per
     (attention, replicate) the log-log slope of measured time and of FLOPs against L."""
@@ -136,5 +158,5 @@ register(Experiment(
               test="paired test over replicates of slope(softmax) - slope(linear) > 0, alpha 0.05 (beats, "
                    "resolution 0.25)"),
     ],
-    version=3, uses_device=True,
+    cell_cost=cell_cost, cell_flops=cell_flops, version=3, uses_device=True,
 ))

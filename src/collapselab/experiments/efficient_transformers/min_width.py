@@ -27,9 +27,11 @@ from collapselab.experiments.efficient_transformers._width_claims import CLAIMS
 from collapselab.reasoning import (
     attention_flops_per_token,
     cot_datasets,
+    cot_flops,
     encode_examples,
     generation_time_per_token,
     min_width,
+    train_cot_model,
     vocabulary,
 )
 
@@ -63,6 +65,9 @@ class MinWidthParams(Params):
     n_val: int = Field(200, ge=1, description="validation problems (early stopping)")
     n_test: int = Field(300, ge=10, description="test problems, disjoint from train and validation")
     threshold: float = Field(0.9, ge=0, le=1, description="test exact match (whole CoT) that counts as solved")
+    fixed_width: int = Field(32, ge=1, description="the one width at which the standard transformer must solve "
+                             "every size (claim standard-constant); trained at every size if the search did not "
+                             "try it (softmax cells only)")
     time_batch: int = Field(128, ge=1, description="test prompts decoded at once when timing generation")
 
 
@@ -75,7 +80,7 @@ def cells(p: MinWidthParams) -> list[dict]:
     for t in p.tasks:
         if t not in ("lis", "ed", "arithmetic"):
             raise ValueError(f"unknown task {t!r}")
-    keys = ("number_range", "widths", "coarse", "threshold", "n_layers", "n_heads", "block_scale",
+    keys = ("number_range", "widths", "coarse", "threshold", "fixed_width", "n_layers", "n_heads", "block_scale",
             "sparse_pattern", "steps", "eval_every", "patience", "stop_at", "batch_size", "lr", "n_train", "n_val",
             "n_test", "time_batch")
     out = [{"task": t, "size": s, "attention": a, **{k: getattr(p, k) for k in keys}}
@@ -92,23 +97,51 @@ def _task_kwargs(cell: dict) -> dict | None:
 OVERHEAD_WIDTH = 44  # width at which a CPU training step's fixed cost equals its width-dependent cost
 
 
+def _models(cell: dict) -> int:
+    """Models the search trains at most: its ascending probes (every coarse-th width of the grid and the
+    largest) plus ceil(log2(min(coarse, grid size))) bisection steps, plus the fixed-width model of a
+    softmax cell when the fixed width is off the grid (on it, the search may already have tried it)."""
+    grid = sorted(set(cell["widths"]))
+    probes = len(range(0, len(grid), cell["coarse"])) + (1 if (len(grid) - 1) % cell["coarse"] else 0)
+    bisect = math.ceil(math.log2(min(cell["coarse"], len(grid))))
+    fixed = cell["attention"] == "softmax" and cell.get("fixed_width") and cell["fixed_width"] not in grid
+    return probes + bisect + int(bool(fixed))
+
+
 def cell_cost(cell: dict) -> float:
     """Relative cost of a cell, for ``--dry-run``: models trained x steps x batch x layers x L x
     (w0^2 + mean w^2 over the grid). A CPU step was measured to cost about L (0.2 + 1.04e-4 w^2) ms at
-    batch 64 and 2 layers (w from 16 to 128, L from 20 to 36), so w0 = 44; the search trains about one model
-    per coarse probe plus log2(coarse) bisection steps. Early stopping is ignored, in stored and planned cells
-    alike."""
+    batch 64 and 2 layers (w from 16 to 128, L from 20 to 36), so w0 = 44; the models are :func:`_models`
+    (an upper bound: the search stops at its first success). Early stopping is ignored, in stored and
+    planned cells alike."""
     grid = sorted(set(cell["widths"]))
-    models = len(grid[:: cell["coarse"]]) + 1 + math.ceil(math.log2(cell["coarse"]))
     width_term = OVERHEAD_WIDTH**2 + float(np.mean(np.square(grid)))
     L = cot_length(cell["task"], cell["size"], _task_kwargs(cell))
-    return models * cell["steps"] * cell["batch_size"] * cell["n_layers"] * L * width_term
+    return _models(cell) * cell["steps"] * cell["batch_size"] * cell["n_layers"] * L * width_term
+
+
+def cell_flops(cell: dict) -> float:
+    """FLOPs of one replicate: for each model the search trains (:func:`_models`, at the grid's mean width
+    w), ``steps`` x ``batch_size`` sequences x 3 forward passes (forward + backward) of F(L, w), plus
+    ``steps / eval_every`` validation passes of ``n_val`` greedy decodes (one cached forward F each) and
+    the test decode; F(L, w) = :func:`collapselab.reasoning.cot_flops` (24 w^2 dense + the attention's
+    mixing term + 2 w V per token, summed over the L positions). Early stopping is ignored."""
+    grid = sorted(set(cell["widths"]))
+    w = int(round(float(np.mean(grid))))
+    kw = _task_kwargs(cell)
+    L = cot_length(cell["task"], cell["size"], kw)
+    fwd = cot_flops(cell["attention"], L, w, n_layers=cell["n_layers"], n_heads=cell["n_heads"],
+                    vocab=len(vocabulary(cell["task"], cell["size"], **(kw or {}))),
+                    block=sparse_block(L, cell["block_scale"]), pattern=cell["sparse_pattern"])
+    per_model = 3.0 * cell["steps"] * cell["batch_size"] * fwd + (
+        cell["steps"] / cell["eval_every"] * cell["n_val"] + cell["n_test"]) * fwd
+    return _models(cell) * per_model
 
 
 def run_cell(cell: dict, ctx: CellContext) -> dict:
     """Width search on one shared data set; then time generation and count FLOPs at the found width."""
     task, size, att = cell["task"], cell["size"], cell["attention"]
-    seed = shared_seed(task, size, ctx.replicate)
+    seed = shared_seed(task, size, ctx.replicate, ctx.stream_key())
     task_kwargs = _task_kwargs(cell)
     data = cot_datasets(task, size, cell["n_train"], cell["n_test"], n_val=cell["n_val"], seed=seed,
                         task_kwargs=task_kwargs)
@@ -120,6 +153,13 @@ def run_cell(cell: dict, ctx: CellContext) -> dict:
                     n_layers=cell["n_layers"], n_heads=cell["n_heads"], steps=cell["steps"],
                     batch_size=cell["batch_size"], lr=cell["lr"], eval_every=cell["eval_every"],
                     patience=cell["patience"], stop_at=cell["stop_at"], device=ctx.device)
+    fixed = res.accuracy.get(cell["fixed_width"], math.nan) if att == "softmax" else math.nan
+    if att == "softmax" and cell["fixed_width"] not in res.accuracy:
+        fixed = train_cot_model(task, size, width=cell["fixed_width"], attention=att, seed=seed, data=data,
+                                task_kwargs=task_kwargs, n_layers=cell["n_layers"], n_heads=cell["n_heads"],
+                                steps=cell["steps"], batch_size=cell["batch_size"], lr=cell["lr"],
+                                eval_every=cell["eval_every"], patience=cell["patience"], stop_at=cell["stop_at"],
+                                device=ctx.device).accuracy
     seconds = flops = math.nan
     if res.model is not None:
         P = len(data.test[0].prompt)
@@ -133,7 +173,7 @@ def run_cell(cell: dict, ctx: CellContext) -> dict:
                                                          vocab=res.model.vocab_size) for t in range(P + 1, L + 1)]))
     return {"L": L, "block": block, "min_width": res.width, "distinct": data.distinct,
             "n_train_used": len(data.train), "n_test_used": len(data.test), "exhausted": data.exhausted,
-            "accuracy_by_width": {str(w): a for w, a in res.accuracy.items()},
+            "fixed_width_accuracy": fixed, "accuracy_by_width": {str(w): a for w, a in res.accuracy.items()},
             "steps_by_width": {str(w): s for w, s in res.steps.items()},
             "seconds_per_token": seconds, "flops_per_token": flops}
 
@@ -142,8 +182,10 @@ def summarize(frame: pd.DataFrame, p: MinWidthParams) -> dict[str, pd.DataFrame]
     """``widths`` (per task, size, attention, replicate), ``accuracy`` (per width tried), ``data`` (distinct
     problems per size), and the per-replicate log-log exponents against L of the minimal width, the measured
     seconds and the formula FLOPs per generated token."""
-    w = frame[["task", "size", "attention", "replicate", "L", "block", "min_width", "seconds_per_token",
-               "flops_per_token"]].copy()
+    if "fixed_width_accuracy" not in frame:
+        frame = frame.assign(fixed_width_accuracy=math.nan)
+    w = frame[["task", "size", "attention", "replicate", "L", "block", "min_width", "fixed_width_accuracy",
+               "seconds_per_token", "flops_per_token"]].copy()
     w["min_width"] = pd.to_numeric(w["min_width"], errors="coerce")
     acc = pd.DataFrame([{"task": r.task, "size": r.size, "attention": r.attention, "replicate": r.replicate,
                          "width": int(k), "accuracy": a, "steps": r.steps_by_width[k]}
@@ -205,25 +247,29 @@ register(Experiment(
                 "with early stopping on a validation split) of standard, sparse (strided pattern, "
                 "block ~ sqrt(L)) and linear (elu+1) transformers on CoT tasks, with train / validation / test "
                 "problems disjoint by construction; the exponent of width against the CoT length L; and the measured "
-                "time per generated token of the trained models at their widths. quick: LIS 4 and 8 (L = 12, "
-                "20) with values in [1, 10) at both sizes, widths 4..48, 3 seeds, <= 1,500 steps; full: LIS "
+                "time per generated token of the trained models at their widths; the standard transformer is also "
+                "trained at one fixed width at every size. quick: only what its judgeable claims read (the "
+                "positive control and standard-constant): the standard transformer, LIS 4 and 8 (L = 12, "
+                "20) with values in [1, 10) at both sizes, widths 32 and 48 (fixed width 32), 3 seeds, <= 1,500 "
+                "steps; full: all three attentions, LIS "
                 "(values in [1, 128)) / ED / arithmetic at "
-                "the predecessor's scale, widths 16..512, 5 seeds, GPU.",
+                "the predecessor's scale, widths 16..512, fixed width 256, 5 seeds, GPU.",
     params=MinWidthParams,
     presets={
         "smoke": {"lis_sizes": [3, 4], "widths": [8, 16], "steps": 30,
                   "eval_every": 10, "n_train": 200, "n_val": 20, "n_test": 20, "time_batch": 8,
-                  "threshold": 0.0},
-        "quick": {"seeds": 3},
+                  "threshold": 0.0, "fixed_width": 16},
+        "quick": {"seeds": 3, "attentions": ["softmax"], "widths": [32, 48]},
         "full": {"tasks": ["lis", "ed", "arithmetic"], "lis_sizes": [25, 50, 100], "number_range": 128,
                  "ed_sizes": [6, 12, 18],
                  "arithmetic_sizes": [4, 8, 16],
                  "widths": [16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448,
                             512],
                  "n_layers": 3, "n_heads": 4, "steps": 50000, "eval_every": 1000, "patience": 8,
-                 "batch_size": 128, "lr": 1e-3, "n_train": 200000, "n_val": 2000, "n_test": 5000, "seeds": 5},
+                 "batch_size": 128, "lr": 1e-3, "n_train": 200000, "n_val": 2000, "n_test": 5000, "seeds": 5,
+                 "fixed_width": 256},
     },
     cells=cells, run_cell=run_cell, summarize=summarize, plot=plot, main_figure="min_width", cell_cost=cell_cost,
     claims=CLAIMS,
-    version=4, uses_device=True,
+    cell_flops=cell_flops, version=5, uses_device=True,
 ))

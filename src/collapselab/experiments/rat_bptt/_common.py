@@ -4,6 +4,7 @@ and the paired per-seed comparisons the claims use."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -161,3 +162,77 @@ def all_beat(table: pd.DataFrame, a: str, b: str, by: list[str], label: str, res
         return Verdict.inconclusive(f"no {label} pairs", "needs the cells of both methods")
     return Verdict.all_of([(", ".join(str(k) for k in keys), _beat(cmp, resolution, unit)) for keys, cmp in pairs],
                           head=f"{label}; ", empty_needs="needs the cells of both methods")
+
+
+# --- cost model (``--dry-run`` and the device forecast) ---------------------------------------------------
+
+SHAPES = {"digits": ((1, 8, 8), 1150, 650), "mnist": ((1, 28, 28), 3200, 1800),
+          "cifar10": ((3, 32, 32), 40000, 20000)}
+"""Per dataset: image shape, training images, validation + test images (approximate split sizes)."""
+STEP_OVERHEAD = 2e6
+"""A CPU optimiser or inner step of these small networks costs a fixed ~0.2 ms of framework overhead
+(measured on the quick digits MLP cells: a 64-128-10 MLP step on 10-100 images takes far longer than its
+~1e6 FLOPs at a few GFLOP/s), counted as 2e6 FLOP-equivalents in :func:`cost_units`."""
+
+
+def forward_flops(s: dict, *, cross: bool = False) -> float:
+    """FLOPs of one forward pass of one example through the inner (or ``cross``) network: an MLP
+    d -> w -> k costs 2 (d w + w k); a ConvNet of depth D, width C costs sum over blocks of
+    2 * 9 * C_in * C * H_b * W_b (3x3 conv at the block's resolution, halved by each avgpool) plus the
+    linear head 2 * C * H_D * W_D * k. k = 10 classes."""
+    (c, h, w), _, _ = SHAPES[s["dataset"]]
+    model, width = (s["cross_model"], s["cross_width"]) if cross else (s["model"], s["width"])
+    if model == "mlp":
+        return 2.0 * (c * h * w * width + width * 10)
+    flops, c_in = 0.0, c
+    for _ in range(s["depth"]):
+        flops += 2.0 * 9 * c_in * width * h * w
+        c_in, h, w = width, h // 2, w // 2
+    return flops + 2.0 * width * h * w * 10
+
+
+def distill_flops(s: dict, ipc: int, outer_steps: int, method: str = "rat_bptt") -> tuple[float, int]:
+    """(FLOPs, inner steps) of ``outer_steps`` outer steps of ``method`` at ``ipc`` images per class: per
+    outer step N untracked inner steps (forward + backward, 3 F per synthetic image; E[N] = (T - M) / 2
+    for RaT-BPTT, T - M for T-BPTT, 0 for BPTT), M' tracked steps (the same plus the backward through
+    the unroll: 9 F per image; M' = M, or T for BPTT) and the meta-loss on ``real_batch`` real images
+    (3 F each). F = :func:`forward_flops`."""
+    T, M = s["T"], s["M"]
+    n, m = {"rat_bptt": ((T - M) / 2, M), "tbptt": (T - M, M), "bptt": (0, T)}[method]
+    f, n_syn = forward_flops(s), 10 * ipc
+    per_outer = n_syn * f * (3 * n + 9 * m) + 3 * s["real_batch"] * f
+    return outer_steps * per_outer, int(round(outer_steps * (n + m)))
+
+
+def eval_flops(s: dict, ipc: int, *, cross: bool = False, n_images: int | None = None) -> tuple[float, int]:
+    """(FLOPs, optimiser steps) of one :func:`evaluate_set`: ``eval_models`` networks, each max(eval_steps)
+    steps on the set (``n_images`` images per step, default 10 * ipc; 3 F per image) and, at every step
+    count of the grid, one forward pass over validation + test."""
+    _, _, n_eval = SHAPES[s["dataset"]]
+    f, steps = forward_flops(s, cross=cross), max(s["eval_steps"])
+    n = n_images if n_images is not None else 10 * ipc
+    per_model = steps * 3 * n * f + len(s["eval_steps"]) * n_eval * f
+    return s["eval_models"] * per_model, s["eval_models"] * steps
+
+
+def cost_units(parts: list[tuple[float, int]]) -> float:
+    """Relative CPU cost of (FLOPs, steps) parts: FLOPs + STEP_OVERHEAD x steps, plus a fixed per-cell
+    overhead of 100 steps (data loading, process set-up), in FLOP-equivalents."""
+    return sum(f + STEP_OVERHEAD * n for f, n in parts) + 100 * STEP_OVERHEAD
+
+
+def cost_functions(parts: Callable[[dict], list[tuple[float, int]]]) -> tuple[Callable[[dict], float],
+                                                                            Callable[[dict], float]]:
+    """An experiment's ``(cell_cost, cell_flops)`` from its ``parts(cell)``, the (FLOPs, steps) of each
+    distillation and evaluation one replicate runs: the relative CPU cost :func:`cost_units` (FLOPs plus a
+    fixed per-step overhead of ``STEP_OVERHEAD`` FLOP-equivalents per inner or optimiser step), and the
+    FLOPs alone (forward 1 F, backward 2 F per example and step; the backward through a tracked unroll 6 F
+    more; evaluation forward passes)."""
+
+    def cell_cost(cell: dict) -> float:
+        return cost_units(parts(cell))
+
+    def cell_flops(cell: dict) -> float:
+        return sum(f for f, _ in parts(cell))
+
+    return cell_cost, cell_flops

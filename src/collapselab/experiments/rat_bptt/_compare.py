@@ -15,11 +15,15 @@ from collapselab.core import CellContext, Results, Verdict
 from collapselab.core.plotting import colors, new_figure
 from collapselab.distill import DistilledSet, distill, random_subset
 from collapselab.experiments.rat_bptt._common import (
+    SHAPES,
     DistillParams,
     all_beat,
     artifact,
+    cost_functions,
     data_of,
+    distill_flops,
     distill_kwargs,
+    eval_flops,
     evaluate_set,
     gen,
     paired,
@@ -71,6 +75,20 @@ def run_cell(cell: dict, ctx: CellContext) -> dict:
     out["artifacts"] = {**artifact(ds, f"rat_bptt_ipc{ipc}", ctx, data[3]),
                         **artifact(base, f"random_ipc{ipc}", ctx, data[3])}
     return out
+
+
+def _parts(cell: dict) -> list[tuple[float, int]]:
+    """(FLOPs, steps) of one replicate. kind "distill": ``steps`` outer steps of RaT-BPTT at ``ipc`` and
+    two evaluations (random subset, distilled set) per architecture (the inner one, and the cross one when
+    set); kind "full": one evaluation on the whole training split in ``full_batch`` minibatches."""
+    s, ipc = cell["setup"], cell["ipc"]
+    if cell["kind"] == "full":
+        return [eval_flops(s, 0, n_images=min(s["full_batch"], SHAPES[s["dataset"]][1]))]
+    archs = [False] + ([True] if s["cross_model"] != "none" else [])
+    return [distill_flops(s, ipc, s["steps"])] + [eval_flops(s, ipc, cross=c) for c in archs for _ in range(2)]
+
+
+cell_cost, cell_flops = cost_functions(_parts)  # relative CPU cost and FLOPs of one replicate
 
 
 def summarize(frame: pd.DataFrame, p: CompareParams) -> dict[str, pd.DataFrame]:

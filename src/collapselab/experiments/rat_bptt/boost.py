@@ -17,8 +17,11 @@ from collapselab.experiments.rat_bptt._common import (
     DistillParams,
     all_beat,
     artifact,
+    cost_functions,
     data_of,
+    distill_flops,
     distill_kwargs,
+    eval_flops,
     evaluate_set,
     gen,
     setup,
@@ -32,8 +35,9 @@ class BoostParams(DistillParams):
     block_ipc: int = Field(1, ge=1, description="images per class in each Boost-DD block")
     n_blocks: int = Field(3, ge=2, description="number of blocks (budgets block_ipc * b, b = 1..n_blocks)")
     beta: float = Field(0.1, ge=0, le=1, description="learning-rate factor of earlier blocks (0 = frozen)")
-    steps_per_block: int = Field(150, ge=0, description="outer steps per boosting round; every directly "
-                                 "distilled set gets n_blocks * steps_per_block")
+    steps_per_block: int = Field(150, ge=0, description="outer steps per boosting round; the set distilled "
+                                 "directly at budget b * block_ipc gets b * steps_per_block (the full-rate steps "
+                                 "Boost-DD has spent when its b-block prefix is complete)")
 
 
 def cells(p: BoostParams) -> list[dict]:
@@ -42,17 +46,18 @@ def cells(p: BoostParams) -> list[dict]:
 
 
 def run_cell(cell: dict, ctx: CellContext) -> dict:
-    """Per seed: a set distilled directly at every budget k = block_ipc * b (the largest is the one-shot
-    set, whose prefixes are the subsets), and a Boost-DD set with the same total outer steps; every set
-    and prefix evaluated with the same networks (sub-stream "eval", k)."""
+    """Per seed: a set distilled directly at every budget k = block_ipc * b with b * steps_per_block outer
+    steps (the steps Boost-DD has taken when its k-prefix is complete, so the direct IPC-1 set and Boost-DD's
+    first block both get steps_per_block full-rate steps; the largest is the one-shot set, whose prefixes
+    are the subsets, with Boost-DD's total), and a Boost-DD set; every set and prefix evaluated with the same
+    networks (sub-stream "eval", k)."""
     s = cell["setup"]
     data = data_of(s)
     train = data[0]
     kw = distill_kwargs(s, train, ctx.device)
     budgets = [cell["block_ipc"] * b for b in range(1, cell["n_blocks"] + 1)]
-    total_steps = cell["steps_per_block"] * cell["n_blocks"]
-    sets = {k: distill(train, ipc=k, method="rat_bptt", steps=total_steps, learn_labels=False,
-                       generator=gen(ctx, "direct", k), **kw) for k in budgets}
+    sets = {k: distill(train, ipc=k, method="rat_bptt", steps=cell["steps_per_block"] * (k // cell["block_ipc"]),
+                       learn_labels=False, generator=gen(ctx, "direct", k), **kw) for k in budgets}
     boosted = boost(train, block_ipc=cell["block_ipc"], n_blocks=cell["n_blocks"], beta=cell["beta"],
                     steps_per_block=cell["steps_per_block"], generator=gen(ctx, "boost"), **kw)
     oneshot = sets[budgets[-1]]
@@ -66,6 +71,19 @@ def run_cell(cell: dict, ctx: CellContext) -> dict:
     out["artifacts"] = {**artifact(boosted, f"boost_ipc{budgets[-1]}", ctx, data[3]),
                         **artifact(oneshot, f"rat_bptt_ipc{budgets[-1]}", ctx, data[3])}
     return out
+
+
+def _parts(cell: dict) -> list[tuple[float, int]]:
+    """(FLOPs, steps) of one replicate: the direct sets (budget b * block_ipc, b * steps_per_block outer
+    steps), Boost-DD's rounds (round b re-distils b blocks for steps_per_block steps) and 3 x n_blocks
+    evaluations (direct, one-shot prefix, boosted prefix at every budget)."""
+    s, spb, bi = cell["setup"], cell["steps_per_block"], cell["block_ipc"]
+    budgets = range(1, cell["n_blocks"] + 1)
+    return ([distill_flops(s, b * bi, b * spb) for b in budgets] + [distill_flops(s, b * bi, spb) for b in budgets]
+            + [eval_flops(s, b * bi) for b in budgets for _ in KINDS])
+
+
+cell_cost, cell_flops = cost_functions(_parts)  # relative CPU cost and FLOPs of one replicate
 
 
 def summarize(frame: pd.DataFrame, p: BoostParams) -> dict[str, pd.DataFrame]:
@@ -133,8 +151,9 @@ register(Experiment(
     name="rat-bptt/boost", paper=RAT_BPTT,
     description=(
         "Boost-DD (paper Sec. 5) and its premise. Per seed: RaT-BPTT sets distilled directly at every budget "
-        "k = block_ipc * b (b = 1..n_blocks), each with n_blocks * steps_per_block outer steps (the largest, "
-        "K, is the one-shot set); a Boost-DD set of n_blocks blocks (each round re-distils the union for "
+        "k = block_ipc * b (b = 1..n_blocks), each with b * steps_per_block outer steps, the full-rate steps "
+        "Boost-DD has spent when its k-prefix is complete (the largest, K, is the one-shot set, with Boost-DD's "
+        "total); a Boost-DD set of n_blocks blocks (each round re-distils the union for "
         "steps_per_block steps, earlier blocks at beta x the learning rate). The k-prefixes of the one-shot "
         "and boosted sets are compared with the direct set of size k, all evaluated with the same networks. "
         "Digits + MLP at quick; full: CIFAR-10 ConvNet-3 (GPU)."),
@@ -143,7 +162,7 @@ register(Experiment(
         "smoke": {"T": 6, "M": 2, "n_blocks": 2, "steps_per_block": 2, "real_batch": 64, "eval_models": 2,
                   "eval_steps": [5, 10], "width": 16, "seeds": 2},
         "quick": {"T": 40, "M": 10, "inner_lr": 1e-2, "block_ipc": 1, "n_blocks": 3, "steps_per_block": 60,
-                  "beta": 0.1, "seeds": 3, "eval_steps": [20, 40, 100, 200], "eval_models": 3},
+                  "beta": 0.1, "seeds": 6, "eval_steps": [20, 40, 100, 200], "eval_models": 3},
         "full": {"dataset": "cifar10", "data_dir": "cifar-10-batches-py", "model": "convnet", "width": 128,
                  "depth": 3, "zca": True, "flip": True, "T": 200, "M": 60, "outer_lr": 1e-3, "real_batch": 5000,
                  "eval_models": 8, "eval_steps": [300, 600, 1000, 3000], "block_ipc": 10, "n_blocks": 5,
@@ -164,5 +183,5 @@ register(Experiment(
                    f"budget's upper bound <= {100 * MARGIN:g} points (half-width <= {100 * MARGIN:g}); FAIL iff "
                    f"one lower bound > {100 * MARGIN:g} points; else INCONCLUSIVE"),
     ],
-    version=2, uses_device=True,
+    cell_cost=cell_cost, cell_flops=cell_flops, version=3, uses_device=True,
 ))

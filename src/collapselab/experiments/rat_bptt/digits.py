@@ -48,5 +48,5 @@ register(Experiment(
         "full": {**CIFAR_FULL, "ipcs": [1, 10, 50]},
     },
     cells=C.cells, run_cell=C.run_cell, summarize=C.summarize, plot=C.plot, main_figure="accuracy",
-    claims=CLAIMS, version=2, uses_device=True,
+    claims=CLAIMS, cell_cost=C.cell_cost, cell_flops=C.cell_flops, version=2, uses_device=True,
 ))

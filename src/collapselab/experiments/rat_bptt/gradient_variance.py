@@ -15,7 +15,16 @@ from collapselab.core import CellContext, Claim, Experiment, Results, Verdict, r
 from collapselab.core.plotting import colors, new_figure
 from collapselab.distill import distill, fresh_model, meta_loss, window
 from collapselab.experiments._papers import RAT_BPTT
-from collapselab.experiments.rat_bptt._common import DistillParams, data_of, distill_kwargs, gen, model_fn, setup
+from collapselab.experiments.rat_bptt._common import (
+    DistillParams,
+    cost_units,
+    data_of,
+    distill_flops,
+    distill_kwargs,
+    gen,
+    model_fn,
+    setup,
+)
 
 PROBED = ("bptt", "rat_bptt")
 
@@ -79,6 +88,25 @@ def run_cell(cell: dict, ctx: CellContext) -> dict:
             "rel_var": [r["rel_var"] for r in rows], "probe_norm": [r["mean_norm"] for r in rows]}
 
 
+def _parts(cell: dict) -> list[tuple[float, int]]:
+    """(FLOPs, steps) of one replicate: ``steps`` outer steps of RaT-BPTT at ``ipc``, and at each of the
+    ``checkpoints`` ``draws`` meta-gradients of BPTT and of RaT-BPTT (one outer step each)."""
+    s, ipc, n = cell["setup"], cell["ipc"], cell["checkpoints"] * cell["draws"]
+    return [distill_flops(s, ipc, s["steps"]), distill_flops(s, ipc, n, "bptt"), distill_flops(s, ipc, n)]
+
+
+def cell_cost(cell: dict) -> float:
+    """Relative CPU cost of one replicate: :func:`._common.cost_units` of :func:`_parts` (FLOPs plus a fixed
+    per-step overhead of 2e6 FLOP-equivalents per inner step)."""
+    return cost_units(_parts(cell))
+
+
+def cell_flops(cell: dict) -> float:
+    """FLOPs of one replicate: the sum over :func:`_parts` (forward 1 F, backward 2 F per example and
+    step; the backward through a tracked unroll 6 F more)."""
+    return sum(f for f, _ in _parts(cell))
+
+
 def summarize(frame: pd.DataFrame, p: GradVarParams) -> dict[str, pd.DataFrame]:
     """``probes``: one row per (replicate, step, method); ``per_seed``: mean over checkpoints of
     log rel_var per (replicate, method)."""
@@ -133,7 +161,7 @@ register(Experiment(
         "smoke": {"T": 6, "M": 2, "steps": 3, "ipc": 1, "checkpoints": 2, "draws": 2, "real_batch": 64,
                   "width": 16, "seeds": 2},
         "quick": {"T": 40, "M": 10, "inner_lr": 1e-2, "steps": 100, "ipc": 10, "checkpoints": 3, "draws": 8,
-                  "seeds": 3},
+                  "seeds": 10},
         "full": {"dataset": "cifar10", "data_dir": "cifar-10-batches-py", "model": "convnet", "width": 128,
                  "depth": 3, "zca": True, "flip": True, "T": 200, "M": 60, "steps": 5000, "outer_lr": 1e-3,
                  "real_batch": 5000, "ipc": 10, "checkpoints": 10, "draws": 16, "seeds": 3},
@@ -146,5 +174,5 @@ register(Experiment(
                   test="log of the relative variance averaged over checkpoints per seed; one-sided paired test "
                        "over seeds of log BPTT - log RaT-BPTT, alpha 0.05; FAIL if not rejected with 95% CI "
                        "half-width <= log 1.5; else INCONCLUSIVE")],
-    version=2, uses_device=True,
+    cell_cost=cell_cost, cell_flops=cell_flops, version=2, uses_device=True,
 ))

@@ -62,3 +62,14 @@ def rp_summary(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         parts.append(a.set_index(keys))
     th = frame.groupby(keys)[["theory_mixed", "theory_clean", "theory_zeta"]].mean()
     return pd.concat(parts + [th], axis=1).reset_index()
+
+
+def rp_cell_cost(cell: dict) -> float:
+    """Relative single-thread CPU cost of one replicate of a random-projection cell (:func:`rp_run_cell`):
+    reps x (n d m + n m min(n, m) + 1e6) for the paired Monte Carlo (projected features, the ridge solve in
+    the smaller of the primal and dual, 1e6 for the per-repetition Python loop) + 2 draws x d m min(d, m) for
+    the two semi-analytic theory evaluations, + 2e7 per cell. Constants: single-thread timings of rp_run_cell
+    at quick (model-size m = 10 and 400, pareto m = 20 and 400: 3.1e-10 to 4.5e-10 s per unit) and smoke
+    (~1.2e-10)."""
+    d, n, m, reps, draws = (int(cell[k]) for k in ("d", "n", "m", "reps", "draws"))
+    return float(reps * (n * d * m + n * m * min(n, m) + 1e6) + 2 * draws * d * m * min(d, m) + 2e7)

@@ -19,11 +19,13 @@ from collapselab.core import CellContext, Claim, Experiment, Results, Verdict, r
 from collapselab.core.plotting import colors, new_figure
 from collapselab.experiments._lm import (
     LMParams,
+    cost_units,
     factory,
     fit,
     lm_cells,
     load_data,
     paired_beats,
+    work,
 )
 from collapselab.experiments._papers import STRONG_COLLAPSE
 from collapselab.lm import evaluate_lm, synthesize_blocks
@@ -40,10 +42,10 @@ PRESETS = {
     "smoke": {"max_chars": 60_000, "vocab_size": 300, "block_size": 32, "prompt_tokens": 8, "n_blocks": 64,
               "n_gen": 32, "n_test": 16, "n_embd": 16, "n_head": 2, "n_layer": 1, "epochs": 1.0, "seeds": 2,
               "checkpoints": 2},
-    "quick": {"seeds": 4},
+    "quick": {"seeds": 8},
     "full": {"max_chars": None, "block_size": 256, "prompt_tokens": 64, "n_blocks": 65536, "n_gen": 8000,
              "n_test": 500, "checkpoints": 6, "n_layer": 6, "n_embd": 384, "n_head": 6, "lr": 1e-3,
-             "batch_size": 16, "grad_accum": 4, "p2s": [0.0, 0.01, 0.1, 0.5], "seeds": 3},
+             "batch_size": 16, "grad_accum": 4, "p2s": [0.0, 0.01, 0.1, 0.5], "seeds": 8},
 }
 
 
@@ -66,7 +68,7 @@ def run_cell(cell: dict, ctx: CellContext) -> dict:
     order = torch.as_tensor(ctx.generator("synthetic").permutation(n), dtype=torch.long)
     n_syn = int(round(max(cell["p2s"]) * n))
     synthetic = synthesize_blocks(generator, pool[order[:n_syn]], prompt_tokens=cell["prompt_tokens"],
-                                  batch_size=cell["eval_batch"], generator=ctx.torch_generator("sample"), device=dev)
+                                  batch_size=cell["sample_batch"], generator=ctx.torch_generator("sample"), device=dev)
     del generator
     rows = []
     for p2 in cell["p2s"]:
@@ -82,6 +84,28 @@ def run_cell(cell: dict, ctx: CellContext) -> dict:
         fit(make, blocks, cell, ctx.torch_generator("fit", "learner", p2, device="cpu"), dev, epochs=1.0,
             min_lr_ratio=1.0, callback=at_budget)
     return {"curve": rows, "generator_loss": gen_eval["loss"], "generator_tail_loss": gen_eval["tail_loss"]}
+
+
+def _work(cell: dict) -> tuple[float, float]:
+    n, k = cell["n_blocks"], len(cell["p2s"])
+    return work(cell, train_blocks=cell["epochs"] * cell["n_gen"] + k * n,
+                sample_prompts=round(max(cell["p2s"]) * n),
+                eval_blocks=(1 + k * cell["checkpoints"]) * cell["n_test"])
+
+
+def cell_flops(cell: dict) -> float:
+    """FLOPs of one replicate (:func:`collapselab.experiments._lm.work`): the generator trained for
+    ``epochs`` passes over n_gen blocks and each of the len(p2s) learners for one pass over n_blocks
+    (3 x forward FLOPs per token), round(max p2 x n_blocks) continuations sampled, and (1 + len(p2s) x
+    checkpoints) evaluations of n_test blocks; forward FLOPs per token 2 (12 L d^2 + d V) + 4 L T d."""
+    return _work(cell)[0]
+
+
+def cell_cost(cell: dict) -> float:
+    """CPU seconds of one replicate on one thread ~ cell_flops / 2e10 + 0.004 x (optimiser + sampling
+    steps) + 2 (:func:`collapselab.experiments._lm.cost_units`; constants from a training step of the
+    quick model, 75 ms for 1.6 GFLOP, and the smoke model's per-step overhead)."""
+    return cost_units(*_work(cell))
 
 
 def summarize(frame: pd.DataFrame, p: ScalingParams) -> dict[str, pd.DataFrame]:
@@ -155,7 +179,8 @@ register(Experiment(
     description="GPT-2 trained on human text (default: Shakespeare) with a share p2 of synthetic blocks from a "
                 "generator GPT-2: test loss on human text vs training tokens",
     params=ScalingParams, presets=PRESETS, cells=cells, run_cell=run_cell, summarize=summarize, plot=plot,
-    main_figure="lm_scaling", uses_device=True, version=1,
+    main_figure="lm_scaling", uses_device=True, cell_cost=cell_cost, cell_flops=cell_flops,
+    version=2,  # v2: tokenizer learned on the training documents only; 8 seeds; inverse-CDF sampling in batches of 256
     claims=[
         Claim("synthetic-delays-scaling", "With a share p2 > 0 of synthetic text the test loss on human text at the "
               "largest training budget stays above the p2 = 0 curve (synthetic data delay the scaling law)",

@@ -13,7 +13,7 @@ from collapselab import stats
 from collapselab.core import Claim, Experiment, Params, Results, Verdict, register
 from collapselab.core.plotting import colors, new_figure
 from collapselab.experiments._papers import STRONG_COLLAPSE
-from collapselab.experiments.strong_collapse._common import rp_cells, rp_run_cell, rp_summary
+from collapselab.experiments.strong_collapse._common import rp_cell_cost, rp_cells, rp_run_cell, rp_summary
 
 PEAK_BAND = (0.8, 1.25)  # "near the interpolation threshold psi = m/n = 1"
 MIN_SEEDS_PEAK = 5  # replicates needed for a bootstrap interval of the peak location
@@ -165,6 +165,7 @@ def _check_positive(r: Results) -> Verdict:
 
 
 register(Experiment(
+    cell_cost=rp_cell_cost,
     name="strong-collapse/model-size",
     paper=STRONG_COLLAPSE,
     description=(

@@ -287,7 +287,38 @@ def _check_floor_level(r: Results) -> Verdict:
     return Verdict(v.status, v.measured + note, v.needs)
 
 
+N_TEST = 1_000  # test images of the offline subset (10,000 with the IDX files)
+
+
+def cell_flops(cell: dict) -> float:
+    """Floating-point operations of one replicate (14x14 inputs, 196 features, 10 outputs, N_TEST test images).
+    mlp: training 3 x 2 (196 h + 10 h) per example-pass x n x epochs, epochs = max(epochs, ceil(steps 64 / n)),
+    plus the test forward 2 (196 h + 10 h) N_TEST. rf: features 2 x 196 m (n + N_TEST), the ridge on one-hot
+    targets n m^2 + m^3 / 3 (Gram and Cholesky) and 2 m 10 (n + N_TEST) for the outputs."""
+    n = int(cell["n"])
+    if cell["model"] == "mlp":
+        h = int(cell["hidden"])
+        per = 2.0 * (196 * h + 10 * h)
+        return 3 * per * n * _epochs(n, int(cell["steps"]), int(cell["epochs"])) + per * N_TEST
+    m = int(cell["rf_width"])
+    return 2.0 * 196 * m * (n + N_TEST) + n * m * m + m**3 / 3 + 2.0 * m * 10 * (n + N_TEST)
+
+
+def cell_cost(cell: dict) -> float:
+    """Relative single-thread CPU cost of one replicate: cell_flops / 1e3 plus per-step overhead (mlp: 2e4 per
+    Adam step of batch 64, i.e. ceil(n / 64) x epochs steps) plus 1e5 per cell (data, prediction). The
+    small-model MLP is dominated by per-step overhead on a CPU, the random features by the m x m solve.
+    Constants: single-thread timings of run_cell at quick (mlp h = 128, n = 3700: 2.1 s, 4e-8 s per unit; rf
+    m = 1000, n = 232 and 3700: 2e-8 and 5e-8 s per unit; the first cell of a process also trains the shared
+    generator, not counted)."""
+    overhead = 1e5
+    if cell["model"] == "mlp":
+        n = int(cell["n"])
+        overhead += 2e4 * int(np.ceil(n / 64)) * _epochs(n, int(cell["steps"]), int(cell["epochs"]))
+    return cell_flops(cell) / 1e3 + overhead
+
 register(Experiment(
+    cell_cost=cell_cost, cell_flops=cell_flops,
     name="strong-collapse/neural",
     paper=STRONG_COLLAPSE,
     description=(

@@ -10,7 +10,7 @@ from collapselab import stats
 from collapselab.core import Claim, Experiment, Results, Verdict, register
 from collapselab.core.plotting import colors, new_figure
 from collapselab.experiments._papers import STRONG_COLLAPSE
-from collapselab.experiments.strong_collapse._common import rp_cells, rp_run_cell, rp_summary
+from collapselab.experiments.strong_collapse._common import rp_cell_cost, rp_cells, rp_run_cell, rp_summary
 from collapselab.experiments.strong_collapse.model_size import ModelSizeParams
 
 THEORY_MARGIN = 0.15  # |sum zeta / sum theory_zeta - 1|: the theory averages only `draws` draws of S
@@ -114,6 +114,7 @@ def _check_quality_order(r: Results) -> Verdict:
 
 
 register(Experiment(
+    cell_cost=rp_cell_cost,
     name="strong-collapse/pareto",
     paper=STRONG_COLLAPSE,
     description=(

@@ -17,9 +17,11 @@ from collapselab.experiments.sween._common import (
     cells,
     certified_tables,
     certify_heads,
+    cost_from,
     curve,
     fit_sween,
     per_image,
+    pipeline_flops,
     presets,
 )
 
@@ -32,6 +34,19 @@ def run_cell(cell: dict, ctx: CellContext) -> dict:
     out, module = certify_heads(cell, ens, HEADS, ctx)
     return {**out, "weights": ens.weights.cpu().tolist(), "full_evals": len(cell["candidates"]) * module.inputs,
             "evals_adaptive": module.evals["adaptive"], "evals_adaptive-bound": module.evals["adaptive-bound"]}
+
+
+def cell_flops(cell: dict) -> float:
+    """FLOPs of one replicate: :func:`pipeline_flops` of the candidates (training, weights, certification of
+    every member on every noisy copy; the adaptive heads reuse those outputs)."""
+    return pipeline_flops(cell, cell["candidates"])[0]
+
+
+def cell_cost(cell: dict) -> float:
+    """One-thread CPU seconds (estimated): :func:`cost_from` of :func:`cell_flops` and the noisy copies;
+    constants from forward timings of the MNIST candidates (``_common``)."""
+    flops, copies = pipeline_flops(cell, cell["candidates"])
+    return cost_from(flops, copies)
 
 
 def summarize(frame: pd.DataFrame, p: SweenParams) -> dict[str, pd.DataFrame]:
@@ -90,6 +105,7 @@ register(Experiment(
     params=SweenParams,
     presets=presets(),
     cells=cells, run_cell=run_cell, summarize=summarize, plot=plot, main_figure="adaptive",
+    cell_cost=cell_cost, cell_flops=cell_flops,
     claims=[Claim("fewer-evals", "Adaptive prediction cuts member evaluations by at least 30% with certified "
                   "accuracy within 1 point of the full SWEEN at every reporting radius", _check_adaptive,
                   source="Abstract (adaptive prediction lowers prediction and certification cost); algorithm as in "
@@ -98,6 +114,7 @@ register(Experiment(
                        ">= 30%; per sigma and reporting radius: TOST equivalence of adaptive minus full "
                        "1{certified correct at r}, paired over test images on the same noise, margin 0.01, alpha "
                        "0.05 (stats.matches); every part must PASS")],
-    version=2,  # 2: named seed streams, init via nn.init_parameters, paired equivalence test
+    version=3,  # 2: named seed streams, init via nn.init_parameters, paired equivalence test; 3: the release's
+    # weight schedule (lr 0.01, 150 epochs, milestones 60/90) and channels-last candidates (sween/_common)
     uses_device=True,
 ))

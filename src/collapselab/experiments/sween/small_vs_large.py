@@ -20,9 +20,11 @@ from collapselab.experiments.sween._common import (
     cells,
     certified_tables,
     certify_heads,
+    cost_from,
     curve,
     fit_sween,
     per_image,
+    pipeline_flops,
     presets,
     trained,
 )
@@ -38,7 +40,7 @@ class SmallLargeParams(SweenParams):
     candidates: list[ArchName] = Field(["convnet-w8"] * 3, description="the small models (one family)")
     large: ArchName = Field("convnet-w32", description="the one larger model of the same family")
     sigmas: list[float] = Field([0.5], description="noise levels (train and certify)")
-    n_test: int = Field(50, ge=1, description="test images certified per seed")
+    n_test: int = Field(150, ge=1, description="test images certified per seed")
     distinct_test_images: bool = Field(True, description="each seed certifies its own block of n_test test images "
                                        "(no image shared by two seeds: the (seed, image) pairs are not repeats)")
     radii: list[float] = Field([0.0, 0.25, 0.5, 0.75, 1.0], description="reporting radii")
@@ -57,6 +59,21 @@ def run_cell(cell: dict, ctx: CellContext) -> dict:
             "large_train_seconds": float(l_seconds[0]), "small_clean_acc": acc, "large_clean_acc": l_acc[0],
             "small_params": sum(p.numel() for p in ens.members.parameters()),
             "large_params": sum(p.numel() for p in models[0].parameters())}
+
+
+def cell_flops(cell: dict) -> float:
+    """FLOPs of one replicate: :func:`pipeline_flops` with the small models and the large one trained, the
+    weights fitted on the small ones, and all of them certified on every noisy copy."""
+    archs = [*cell["candidates"], cell["large"]]
+    return pipeline_flops(cell, archs, weight_archs=cell["candidates"], certified=archs)[0]
+
+
+def cell_cost(cell: dict) -> float:
+    """One-thread CPU seconds (estimated): :func:`cost_from` of :func:`cell_flops` and the noisy copies;
+    constants from forward timings of the MNIST candidates (``_common``)."""
+    archs = [*cell["candidates"], cell["large"]]
+    flops, copies = pipeline_flops(cell, archs, weight_archs=cell["candidates"], certified=archs)
+    return cost_from(flops, copies)
 
 
 def summarize(frame: pd.DataFrame, p: SmallLargeParams) -> dict[str, pd.DataFrame]:
@@ -121,13 +138,14 @@ register(Experiment(
                  "certified accuracy on shared noise draws and training time (candidates + weights vs the large "
                  "model; CPU seconds of the same process, or wall seconds on a GPU), over 3 seeds. quick: MNIST "
                  "subset, 3 x ConvNet-w8 vs ConvNet-w32 (4x the width, ~4x the multiply-adds of the three "
-                 "together), sigma 0.5, 50 test images per seed (a distinct block of the test split for each "
+                 "together), sigma 0.5, 150 test images per seed (a distinct block of the test split for each "
                  "seed). full: CIFAR-10, ResNet-20 x3 vs ResNet-110."),
     params=SmallLargeParams,
     presets=presets(smoke={"candidates": ["convnet-w8", "convnet-w8"], "large": "convnet-w16"}, quick={"seeds": 3},
                     full={"candidates": ["resnet20", "resnet20", "resnet20"], "large": "resnet110",
                           "radii": [0.0, 0.25, 0.5, 0.75, 1.0], "seeds": 3}),
     cells=cells, run_cell=run_cell, summarize=summarize, plot=plot, main_figure="small_vs_large",
+    cell_cost=cell_cost, cell_flops=cell_flops,
     claims=[
         Claim("comparable-accuracy", "A SWEEN of a few small models has certified accuracy comparable to one large "
               "model of the same family (at most 2 points below at r = 0, 0.25, 0.5), at every sigma",
@@ -142,7 +160,8 @@ register(Experiment(
                    "seconds), both measured in the same cell, alpha 0.05 (stats.beats); FAIL when the CI "
                    "half-width <= log 1.25 and the test does not reject; needs >= 2 seeds"),
     ],
-    version=3,  # 2: one family (ConvNets), 3 seeds, sigma 0.5, paired claims, named seed streams; 3: distinct
-    # test images per seed (audit B9: the same 50 images served every seed)
+    version=4,  # 2: one family (ConvNets), 3 seeds, sigma 0.5, paired claims, named seed streams; 3: distinct
+    # test images per seed (audit B9: the same 50 images served every seed); 4: 150 images per seed, the
+    # release's weight schedule and channels-last candidates (sween/_common)
     uses_device=True,
 ))

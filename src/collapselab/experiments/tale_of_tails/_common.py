@@ -99,6 +99,58 @@ def gcd_model_kwargs(cell: dict) -> dict:
     return {k: cell[k] for k in ("d_model", "n_layers", "n_heads", "lr", "batch_size")}
 
 
+def memoriser_cell_cost(cell: dict) -> float:
+    """CPU seconds of one replicate of a memoriser cell (one thread), a model of the numpy work:
+
+    * closed forms (every kind but ``mc``): ~1e-8 s per (support item x T point x generation), the
+      vectorised exp(T log1p(-q)) over the support (clean-and-cut at quick: 12 cells of 1e7 x 45 took
+      most of its ~90 CPU-s);
+    * ``mc``: per trial max(ts) inputs drawn at ~5e-8 s each (alias sampler; a chain adds T0 per
+      generation), a memoriser fit per prefix (~1e-8 s per input) and an error evaluation over the
+      support per point (~5e-9 s per item);
+
+    plus 0.05 s per cell. ``generations`` (a list) multiplies the points; a cell without it has one."""
+    ts = [float(t) for t in cell["ts"]]
+    gens = cell.get("generations") or [0]
+    n, points = float(cell["support"]), len(ts) * len(gens)
+    if cell.get("kind") != "mc":
+        return 0.05 + 1e-8 * n * points
+    draws = max(ts) + cell.get("T0", 0) * max(gens)
+    return 0.05 + cell["n_trials"] * (5e-8 * draws + 1e-8 * sum(ts) * len(gens) + 5e-9 * n * points)
+
+
+# one CPU thread runs the GCD transformer's dense arithmetic at about 3e10 FLOP/s (a batch-256 training step
+# of the quick model, 1.1 GFLOP, took 36-40 ms; a cached greedy decode of 8,192 pairs, 0.47 s), plus about
+# 1 ms of Python per optimiser step or decode batch and ~1 s per cell (model build, test sets, scoring)
+GCD_FLOPS_PER_UNIT = 3e10
+GCD_STEP_OVERHEAD = 1e-3
+GCD_CELL_OVERHEAD = 1.0
+
+
+def gcd_sequence_flops(cell: dict) -> float:
+    """Forward FLOPs of one GCD sequence: P positions x (n_layers (24 d^2 + 4 P d) + 2 d V), with P = 3L + 1
+    the positions a training row (3L + 2 tokens less the last) or a cached greedy decode (2L + 2 prompt
+    tokens, then L - 1 fed-back digits) computes, d = d_model, V = base + 2 (24 d^2: the four attention
+    projections and the 4x MLP, 2 FLOPs per multiply-add; 4 P d: scores and mixing at most)."""
+    from collapselab.zipf import GCDTask
+
+    task = GCDTask(cell["base"], cell["max_int"])
+    P, d = task.seq_len - 1, cell["d_model"]
+    return P * (cell["n_layers"] * (24 * d * d + 4 * P * d) + 2 * d * task.vocab_size)
+
+
+def gcd_work_flops(cell: dict, train_rows: float, decodes: float) -> float:
+    """FLOPs of ``train_rows`` training rows (forward + backward = 3 forwards) and ``decodes`` greedy decodes."""
+    return gcd_sequence_flops(cell) * (3.0 * train_rows + decodes)
+
+
+def gcd_work_cost(cell: dict, train_rows: float, decodes: float, steps: float) -> float:
+    """CPU seconds (one thread) of that work: FLOPs / GCD_FLOPS_PER_UNIT + GCD_STEP_OVERHEAD per optimiser
+    step + GCD_CELL_OVERHEAD."""
+    return (gcd_work_flops(cell, train_rows, decodes) / GCD_FLOPS_PER_UNIT + GCD_STEP_OVERHEAD * steps
+            + GCD_CELL_OVERHEAD)
+
+
 def gcd_score(learner, task, values: list[int], test: tuple, uniform: tuple) -> dict:
     """Accuracy per GCD value on the test pairs (NaN for a value without pairs) and on uniform pairs."""
     from collapselab.zipf import accuracy_by_value

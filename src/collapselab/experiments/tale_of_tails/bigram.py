@@ -25,11 +25,14 @@ from collapselab.regression import fit_power_law
 from collapselab.zipf import TailedBigram, hutter_pp_error, simulate_hutter_pp
 
 RATE_MARGIN = 0.10  # |slope / predicted - 1|
+# a beta is in its asymptotic regime when the closed form's own last-decade slope is within this of the
+# prediction: half the margin, the other half being room for the interval of a simulation that follows it
+REGIME = RATE_MARGIN / 2
 FLOOR_MARGIN = 0.10  # |E(T_max) / lost token mass - 1|
 
 
 class BigramParams(Params):
-    betas: list[float] = Field([1.5, 2.5, 3.0], description="Zipf exponents (contexts and next tokens)")
+    betas: list[float] = Field([1.5, 2.5, 3.0, 4.0], description="Zipf exponents (contexts and next tokens)")
     n_contexts: int = Field(1000, ge=1, description="number of contexts")
     vocab_size: int = Field(1000, ge=2, description="vocabulary size")
     ks: list[int] = Field([10, 100], description="top-k tail cuts of the generator's next-token law")
@@ -38,7 +41,10 @@ class BigramParams(Params):
     rate_ts: list[int] = Field([10**4, 10**5, 10**6], description="T values of the simulated clean-rate runs "
                                                                   "(betas, n_contexts x vocab_size)")
     rate_trials: int = Field(20, ge=4, description="simulated datasets per clean-rate point")
-    rate_groups: int = Field(5, ge=2, description="independent groups of trials (slope SEs across groups)")
+    rate_trials_top: int = Field(200, ge=4, description="simulated datasets per clean-rate point for the largest "
+                                 "beta (its error sits on a few head contexts: ~3x the slope noise of beta = 3 "
+                                 "per trial)")
+    rate_groups: int = Field(10, ge=2, description="independent groups of trials (slope SEs across groups)")
     mc_beta: float = Field(2.5, gt=1, description="exponent of the simulated cut runs")
     mc_contexts: int = Field(100, ge=1, description="contexts of the simulated cut runs")
     mc_vocab: int = Field(100, ge=2, description="vocabulary of the simulated cut runs")
@@ -61,11 +67,27 @@ def cells(p: BigramParams) -> list[dict]:
     out = [{"kind": "exact", "beta": b, "k": k, "n_contexts": p.n_contexts, "vocab_size": p.vocab_size, "ts": ts}
            for b in p.betas for k in [0, *p.ks]]
     out += _mc_cells(p, lambda p: [{"beta": b, "k": 0, "n_contexts": p.n_contexts, "vocab_size": p.vocab_size,
-                                    "ts": [float(t) for t in p.rate_ts], "n_trials": p.rate_trials,
+                                    "ts": [float(t) for t in p.rate_ts],
+                                    "n_trials": p.rate_trials_top if b == max(p.betas) else p.rate_trials,
                                     "n_groups": p.rate_groups} for b in p.betas]
                      + [{"beta": p.mc_beta, "k": k, "n_contexts": p.mc_contexts, "vocab_size": p.mc_vocab,
                          "ts": [float(t) for t in p.mc_ts], "n_trials": p.mc_trials, "n_groups": 2} for k in p.mc_ks])
     return out
+
+
+def cell_cost(cell: dict) -> float:
+    """CPU seconds of one replicate of a cell (one thread), a model of what ``run_cell`` does:
+
+    * exact (and ``mc-exact``): hutter_pp_error costs ~ 1.9e-7 s per (context x token x T point)
+      (measured: 0.57 s for 3 T values at 1000 x 1000);
+    * mc: per trial one sample of max(ts) (context, token) draws at ~1e-7 s each, then per T a fit
+      (~2e-8 s per draw) and an error evaluation (~2e-8 s per context x token);
+
+    plus 0.05 s per cell (model construction)."""
+    cv, ts = float(cell["n_contexts"] * cell["vocab_size"]), [float(t) for t in cell["ts"]]
+    if cell["kind"] != "mc":
+        return 0.05 + 1.9e-7 * cv * len(ts)
+    return 0.05 + cell["n_trials"] * (1e-7 * max(ts) + 2e-8 * sum(ts) + 2e-8 * cv * len(ts))
 
 
 def run_cell(cell: dict, ctx: CellContext) -> dict:
@@ -160,12 +182,14 @@ _judge_rates = check_slopes(
 
 def _check_bigram_rate(r: Results) -> Verdict:
     """The asymptotic rate is judged only in its regime: where the closed form's own last-decade slope at
-    this vocabulary is within RATE_MARGIN of the prediction (a finite vocabulary bends the curve once
-    T^{1/beta} approaches n_contexts); the other betas are listed, not judged."""
+    this vocabulary and T is within REGIME = RATE_MARGIN / 2 of the prediction (a finite vocabulary bends the
+    curve once T^{1/beta} approaches n_contexts; for beta > 2 the approach to -1/2 is slow, the correction
+    ~ T^{-(1/2 - 1/beta)}), so a simulation that follows the closed form can PASS; the other betas are
+    listed, not judged."""
     t = r.tables["rates"]
     if t.empty:
         return _judge_rates(r)
-    inside = (t["exact_slope"] / t["predicted"] - 1).abs() <= RATE_MARGIN
+    inside = (t["exact_slope"] / t["predicted"] - 1).abs() <= REGIME
     out = ", ".join(f"beta={b}: closed form {e:.4f} vs {q:.4f}" for b, e, q in
                     zip(t.loc[~inside, "beta"], t.loc[~inside, "exact_slope"], t.loc[~inside, "predicted"]))
     if not inside.any():
@@ -203,11 +227,13 @@ register(Experiment(
                  "T up to 10^9 (CPU, tens of minutes)."),
     params=BigramParams,
     presets={"smoke": {"betas": [1.5, 2.5], "n_contexts": 20, "vocab_size": 20, "ks": [5], "t_max": 1e4, "n_t": 4,
-                       "rate_ts": [100, 1000], "rate_trials": 4, "rate_groups": 2, "mc_contexts": 10, "mc_vocab": 10,
+                       "rate_ts": [100, 1000], "rate_trials": 4, "rate_trials_top": 4, "rate_groups": 2,
+                       "mc_contexts": 10, "mc_vocab": 10,
                        "mc_ks": [0, 3], "mc_ts": [10, 100, 10**4], "mc_trials": 10},
              "quick": {},
              "full": {"n_contexts": 10**4, "vocab_size": 10**4, "t_max": 1e9, "n_t": 25,
-                      "rate_ts": [10**6, 10**7, 10**8], "rate_trials": 40, "rate_groups": 10, "mc_contexts": 1000,
+                      "rate_ts": [10**6, 10**7, 10**8], "rate_trials": 40, "rate_trials_top": 200, "rate_groups": 10,
+                      "mc_contexts": 1000,
                       "mc_vocab": 1000, "mc_ts": [10, 100, 1000, 10**4, 10**5, 10**6, 10**7], "mc_trials": 100}},
     cells=cells, run_cell=run_cell, summarize=summarize, plot=plot, main_figure="hutter_pp",
     claims=[Claim("clean-rate", "Hutter++ on clean data: E ~ T^{-c} with c = min(1 - 1/beta, 1/2) (for beta < 2 with "
@@ -216,9 +242,9 @@ register(Experiment(
                   kind="paper",
                   test="simulated learners, slope of log E (beta >= 2) or log(E / ln T) (beta < 2) on log T over the "
                        "last decade of rate_ts, per group of trials; TOST of slope / -min(1-1/beta, 1/2) - 1 against "
-                       "+-0.10 with the SE across groups, alpha 0.05, every beta whose closed-form last-decade slope "
-                       "at this vocabulary is within +-0.10 of the prediction (else not judged; none judged: "
-                       "INCONCLUSIVE)"),
+                       "+-0.10 with the SE across groups (t, groups - 1 df), alpha 0.05, every beta whose closed-form "
+                       "last-decade slope at this vocabulary is within +-0.05 (half the margin) of the prediction "
+                       "(else not judged; none judged: INCONCLUSIVE)"),
             Claim("cut-floor", "Top-k generated data: the error levels off at the lost next-token tail mass",
                   _check_bigram_floor, source="Sec. 4 (tail cutting in the bigram model)", kind="consistency",
                   test="simulated learners at the largest T, for the cuts whose closed-form clean error there is "
@@ -231,5 +257,5 @@ register(Experiment(
                        "of the formula as T -> inf)"),
             mc_matches_claim("Simulated Hutter++ matches the exact expected TV (|z| <= {z})",
                              "derived: docs/tale-of-tails.md#the-tailed-bigram-model-and-hutter")],
-    version=2,
+    version=3, cell_cost=cell_cost,
 ))

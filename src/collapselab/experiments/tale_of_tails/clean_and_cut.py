@@ -22,6 +22,7 @@ from collapselab.experiments.tale_of_tails._common import (
     group_slopes,
     mc_groups,
     mc_matches_claim,
+    memoriser_cell_cost,
 )
 from collapselab.zipf import expected_error, simulate_memorizer, tail_cut, tail_mass, zipf
 
@@ -180,5 +181,5 @@ register(Experiment(
                   test="max relative deviation over the cuts <= 0.05 (an identity of the formula as T -> inf)"),
             mc_matches_claim("The simulated memoriser matches the closed form (|z| <= {z} at every point)",
                              "derived: docs/tale-of-tails.md#the-memoriser")],
-    version=2,
+    version=2, cell_cost=memoriser_cell_cost,
 ))

@@ -11,7 +11,13 @@ from collapselab import stats
 from collapselab.core import CellContext, Claim, Experiment, Results, Verdict, register
 from collapselab.core.plotting import new_figure
 from collapselab.experiments._papers import TALE_OF_TAILS
-from collapselab.experiments.tale_of_tails._common import GCDModelParams, gcd_model_kwargs, gcd_score
+from collapselab.experiments.tale_of_tails._common import (
+    GCDModelParams,
+    gcd_model_kwargs,
+    gcd_score,
+    gcd_work_cost,
+    gcd_work_flops,
+)
 
 RESOLUTION = 1.0  # values: a CI half-width this small could have shown one more value lost per seed
 
@@ -23,6 +29,30 @@ class GCDParams(GCDModelParams):
 
 def cells(p: GCDParams) -> list[dict]:
     return [p.model_dump(exclude={"seeds"})]
+
+
+def _work(cell: dict) -> tuple[float, float, float]:
+    """(training rows, greedy decodes, optimiser steps) of one replicate: generations + 2 models (the chain
+    and the control) each train on T0 rows (T0 / batch_size steps); generations models label T0 pairs each;
+    every model is scored on max_value x per_value test pairs and 4,000 uniform pairs."""
+    models = cell["generations"] + 2
+    rows = models * cell["T0"]
+    decodes = cell["generations"] * cell["T0"] + models * (cell["max_value"] * cell["per_value"] + 4000)
+    return rows, decodes, rows / cell["batch_size"]
+
+
+def cell_cost(cell: dict) -> float:
+    """CPU seconds of one replicate on one thread (``_common.gcd_work_cost``: FLOPs / 3e10 + 1 ms per step +
+    1 s) of the work in :func:`_work`."""
+    rows, decodes, steps = _work(cell)
+    return gcd_work_cost(cell, rows, decodes, steps)
+
+
+def cell_flops(cell: dict) -> float:
+    """FLOPs of one replicate: training rows x 3 forwards + greedy decodes x 1 forward (:func:`_work`) of
+    ``_common.gcd_sequence_flops`` each."""
+    rows, decodes, _ = _work(cell)
+    return gcd_work_flops(cell, rows, decodes)
 
 
 def run_cell(cell: dict, ctx: CellContext) -> dict:
@@ -124,13 +154,13 @@ register(Experiment(
                  "pass), each later generation on T0 fresh pairs labelled by its predecessor (greedy decoding). "
                  "The noise control: a model retrained on T0 fresh clean pairs with fresh seeds, whose losses "
                  "against generation 0 are what retraining alone loses by chance. Metric: GCD values in 1..30 "
-                 "answered right on more than half of their 100 test pairs. Quick: 51,200 pairs per generation "
-                 "(200 steps), where generation 0 is still learning the rarer base-60 divisors. Full preset (GPU): "
-                 "operands up to 10^6 in base 1000, 3M pairs per generation, a 4-layer width-256 model."),
+                 "answered right on more than half of their 100 test pairs. Quick: 8 seeds, 51,200 pairs per "
+                 "generation (200 steps), where generation 0 is still learning the rarer base-60 divisors. Full "
+                 "preset (GPU): operands up to 10^6 in base 1000, 3M pairs per generation, a 4-layer width-256 model."),
     params=GCDParams,
     presets={"smoke": {"T0": 512, "generations": 1, "d_model": 16, "n_layers": 1, "n_heads": 2, "max_value": 6,
                        "per_value": 4, "seeds": 2},
-             "quick": {"seeds": 5},
+             "quick": {"seeds": 8},
              "full": {"seeds": 10, "base": 1000, "max_int": 999999, "T0": 3_000_000, "generations": 5,
                       "d_model": 256, "n_layers": 4, "n_heads": 8, "max_value": 100, "per_value": 100}},
     cells=cells, run_cell=run_cell, summarize=summarize, plot=plot, main_figure="gcd_generations",
@@ -139,6 +169,7 @@ register(Experiment(
                   _check_unlearn, source="Abstract; Sec. 6 (GCD transformer)", kind="paper",
                   test="per seed, lost = |known(gen0) - known(gen n)| against the control |known(gen0) - "
                        "known(clean retrain)|; one-sided paired test over seeds, alpha 0.05 (beats); FAIL when the CI "
-                       "half-width <= 1 value and no excess; judged with >= 5 seeds")],
-    version=2, uses_device=True,
+                       "half-width <= 1 value and no excess; exact sign-flip test over the seeds; judged with >= 5 "
+                       "seeds")],
+    version=3, uses_device=True, cell_cost=cell_cost, cell_flops=cell_flops,
 ))

@@ -14,7 +14,13 @@ from collapselab import stats
 from collapselab.core import CellContext, Claim, Experiment, Results, Verdict, register
 from collapselab.core.plotting import colors, new_figure
 from collapselab.experiments._papers import TALE_OF_TAILS
-from collapselab.experiments.tale_of_tails._common import GCDModelParams, gcd_model_kwargs, gcd_score
+from collapselab.experiments.tale_of_tails._common import (
+    GCDModelParams,
+    gcd_model_kwargs,
+    gcd_score,
+    gcd_work_cost,
+    gcd_work_flops,
+)
 
 ACC_RESOLUTION = 0.2  # accuracy on the lost values: a CI half-width this small could have shown recovery
 STEP_RESOLUTION = 100  # optimiser steps: the same for the delay
@@ -29,6 +35,9 @@ class GrokkingGCDParams(GCDModelParams):
                                               "the memoriser's predicted rise, clean t50 / pi, falls inside the run, "
                                               "so recover can FAIL)")
     eval_every: int = Field(50, ge=1, description="steps between evaluations")
+    stop_at: float = Field(0.8, gt=0, description="a mixed arm stops at the first evaluation where its mean accuracy "
+                                                  "on the lost values is >= stop_at (>= 0.5, so its t50 is seen; "
+                                                  "> 1: never); the pi = 0 control runs while any mixed arm runs")
     per_value: int = Field(30, ge=1, description="test pairs per GCD value")
 
 
@@ -36,9 +45,50 @@ def cells(p: GrokkingGCDParams) -> list[dict]:
     return [p.model_dump(exclude={"seeds"})]
 
 
+def _work(cell: dict) -> tuple[float, float, float]:
+    """(training rows, greedy decodes, optimiser steps) of one replicate. The generator runs
+    ``generator_steps``; each arm runs S = min(steps, generator_steps / (2 pi_min)) steps when ``stop_at``
+    <= 1 (the early stop: quick runs measured stops at 350-600 of 1,200 steps, pi_min the smallest pi > 0),
+    else ``steps``. An arm step labels about 1.2 (1 - pi) batch AI pairs (kept fraction ~0.9, plus the 10%
+    margin of synthesize_pairs); each evaluation decodes max_value x per_value + 1,000 test pairs."""
+    mixed = [x for x in cell["pis"] if x > 0]
+    S = cell["steps"]
+    if mixed and cell["stop_at"] <= 1:
+        S = min(S, cell["generator_steps"] / (2 * min(mixed)))
+    bs, G = cell["batch_size"], cell["generator_steps"]
+    steps = G + S * len(cell["pis"])
+    rows = steps * bs
+    ai = sum(1.2 * (1 - x) * bs * S for x in cell["pis"])
+    evals = math.ceil(G / cell["eval_every"]) + len(cell["pis"]) * math.ceil(S / cell["eval_every"])
+    return rows, ai + evals * (cell["max_value"] * cell["per_value"] + 1000), steps
+
+
+def cell_cost(cell: dict) -> float:
+    """CPU seconds of one replicate on one thread (``_common.gcd_work_cost``: FLOPs / 3e10 + 1 ms per step +
+    1 s) of the work in :func:`_work`: training rows x 3 forwards + greedy decodes, each a forward of
+    ``_common.gcd_sequence_flops``."""
+    rows, decodes, steps = _work(cell)
+    return gcd_work_cost(cell, rows, decodes, steps)
+
+
+def cell_flops(cell: dict) -> float:
+    """FLOPs of one replicate: training rows x 3 forwards + greedy decodes x 1 forward (:func:`_work`) of
+    ``_common.gcd_sequence_flops`` each."""
+    rows, decodes, _ = _work(cell)
+    return gcd_work_flops(cell, rows, decodes)
+
+
+def _lost_values(values: list[int], accuracy: list[float], threshold: float, top_k: int) -> list[int]:
+    """Values the generator knows at its end (accuracy > threshold) above top_k: missing from its AI data."""
+    return [v for v, a in zip(values, accuracy) if a > threshold and v > top_k]
+
+
 def run_cell(cell: dict, ctx: CellContext) -> dict:
-    """The clean generator's learning curve; its tail-cut AI data; one online run per mixing fraction pi
-    with the accuracy on every value at each evaluation step."""
+    """The clean generator's learning curve; its tail-cut AI data; the mixing fractions' online runs in
+    lockstep blocks of ``eval_every`` steps with the accuracy on every value after each block. A mixed arm
+    (pi > 0) stops once its mean accuracy on the lost values reaches ``stop_at``; the control (pi = 0)
+    stops with the last mixed arm, so each mixed arm's final point has the control at the same step or
+    later (at most ``steps``)."""
     from collapselab.zipf import GCDLearner, GCDTask, gcd_test_set, mixed_pairs, sample_pairs
 
     task = GCDTask(cell["base"], cell["max_int"])
@@ -48,23 +98,38 @@ def run_cell(cell: dict, ctx: CellContext) -> dict:
     kw, every, bs = gcd_model_kwargs(cell), cell["eval_every"], cell["batch_size"]
     curves = []
 
-    def run(name: str, teacher, pi: float, steps: int, rng) -> GCDLearner:
-        m = GCDLearner(task, **kw, generator=ctx.torch_generator("init", name, device="cpu"), device=ctx.device)
-        for start in range(0, steps, every):
-            n = min(every, steps - start) * bs
-            a, b, labels, clean = mixed_pairs(task, teacher, n, pi, rng, top_k=cell["top_k"], device=ctx.device)
-            m.train(a, b, labels)
-            ai, truth = ~clean, np.gcd(a, b)
-            curves.append({"arm": name, "pi": pi, "step": m.steps_, **gcd_score(m, task, values, test, uniform),
-                           "frac_clean": float(clean.mean()), "ai_pairs": int(ai.sum()),
-                           # tail leakage: AI pairs whose true gcd is above top_k (carrying a wrong label)
-                           "ai_tail_pairs": int((ai & (truth > cell["top_k"])).sum()),
-                           "ai_label_errors": int((ai & (labels != truth)).sum())})
-        return m
+    def learner(name: str) -> GCDLearner:
+        return GCDLearner(task, **kw, generator=ctx.torch_generator("init", name, device="cpu"), device=ctx.device)
 
-    g = run("generator", None, 1.0, cell["generator_steps"], ctx.generator("data", "generator"))
-    for pi in cell["pis"]:
-        run(f"mix{pi:g}", g.model, pi, cell["steps"], ctx.generator("data", "mix", f"{pi:g}"))
+    def block(m: GCDLearner, name: str, teacher, pi: float, n_steps: int, rng) -> list[float]:
+        a, b, labels, clean = mixed_pairs(task, teacher, n_steps * bs, pi, rng, top_k=cell["top_k"],
+                                          device=ctx.device)
+        m.train(a, b, labels)
+        ai, truth = ~clean, np.gcd(a, b)
+        score = gcd_score(m, task, values, test, uniform)
+        curves.append({"arm": name, "pi": pi, "step": m.steps_, **score,
+                       "frac_clean": float(clean.mean()), "ai_pairs": int(ai.sum()),
+                       # tail leakage: AI pairs whose true gcd is above top_k (carrying a wrong label)
+                       "ai_tail_pairs": int((ai & (truth > cell["top_k"])).sum()),
+                       "ai_label_errors": int((ai & (labels != truth)).sum())})
+        return score["accuracy"]
+
+    g, rng = learner("generator"), ctx.generator("data", "generator")
+    acc = []
+    for start in range(0, cell["generator_steps"], every):
+        acc = block(g, "generator", None, 1.0, min(every, cell["generator_steps"] - start), rng)
+    lost = _lost_values(values, acc, cell["threshold"], cell["top_k"])
+    arms = {pi: (learner(f"mix{pi:g}"), ctx.generator("data", "mix", f"{pi:g}")) for pi in cell["pis"]}
+    running = {pi for pi in cell["pis"] if pi > 0}
+    for start in range(0, cell["steps"], every):
+        if any(pi > 0 for pi in arms) and not running:
+            break
+        for pi, (m, rng) in arms.items():
+            if pi > 0 and pi not in running:
+                continue
+            acc = block(m, f"mix{pi:g}", g.model, pi, min(every, cell["steps"] - start), rng)
+            if pi > 0 and lost and np.mean([acc[v - 1] for v in lost]) >= cell["stop_at"]:
+                running.discard(pi)
     return {"values": values, "curves": curves}
 
 
@@ -76,9 +141,8 @@ def summarize(frame: pd.DataFrame, p: GrokkingGCDParams) -> dict[str, pd.DataFra
     for _, r in frame.iterrows():
         values = np.asarray(r["values"])
         gen = [c for c in r["curves"] if c["arm"] == "generator"]
-        known = values[np.asarray(gen[-1]["accuracy"]) > p.threshold]
-        lost = [int(v) for v in known if v > p.top_k]
-        head = [int(v) for v in known if v <= p.top_k]
+        lost = _lost_values(values.tolist(), gen[-1]["accuracy"], p.threshold, p.top_k)
+        head = [int(v) for v, a in zip(values, gen[-1]["accuracy"]) if a > p.threshold and v <= p.top_k]
         lost_rows.append({"replicate": r["replicate"], "lost_values": " ".join(map(str, lost)), "n_lost": len(lost)})
         for c in r["curves"]:
             acc = dict(zip(values.tolist(), c["accuracy"]))
@@ -184,27 +248,29 @@ register(Experiment(
                  "emitted only when the answer is one of its top-k values 1..k, so the values above k that it "
                  "knew (the lost values) are missing from the AI data, not mislabelled. Fresh models then train "
                  "online on a mixture with a fraction pi of clean pairs (pi = 0: the control). Figure: accuracy on "
-                 "the lost values against optimiser steps. Quick: 1,200 steps of batch 256 after a 300-step "
-                 "generator, pi in {0, 0.25}. Full preset (GPU): more steps, fractions and seeds."),
+                 "the lost values against optimiser steps. Quick: up to 1,200 steps of batch 256 after a 300-step "
+                 "generator, pi in {0, 0.25}, 6 seeds; a mixed arm stops once its accuracy on the lost values "
+                 "reaches 0.8 (the control with it). Full preset (GPU): more steps, fractions and seeds."),
     params=GrokkingGCDParams,
     presets={"smoke": {"generator_steps": 30, "steps": 4, "eval_every": 2, "batch_size": 64, "d_model": 16,
                        "n_layers": 1, "n_heads": 2, "max_value": 8, "per_value": 4, "seeds": 1},
-             "quick": {"seeds": 3},
-             "full": {"seeds": 5, "generator_steps": 2000, "pis": [0.0, 0.05, 0.1, 0.25], "steps": 20000,
+             "quick": {"seeds": 6},
+             "full": {"seeds": 8, "generator_steps": 2000, "pis": [0.0, 0.05, 0.1, 0.25], "steps": 20000,
                       "eval_every": 250, "per_value": 100}},
     cells=cells, run_cell=run_cell, summarize=summarize, plot=plot, main_figure="lost_accuracy_vs_steps",
     claims=[Claim("recover", "Mixing clean data into AI data from which the tail is cut lets the model learn the "
                              "lost values (those missing from the AI data), which AI data alone never teaches",
                   _check_recover, source="Abstract; Sec. 6 (GCD grokking); Thm 3.2", kind="paper",
-                  test="per seed, final mean accuracy on the lost values with the largest pi minus with pi = 0; "
-                       "one-sided paired test over >= 3 seeds, alpha 0.05 (beats, resolution 0.2); INCONCLUSIVE when "
-                       "it beats but the mean final accuracy is < 0.5, or fails before the memoriser's predicted "
-                       "step (clean t50 / pi)"),
+                  test="per seed, final mean accuracy on the lost values with the largest pi (at its stop: the first "
+                       "evaluation with accuracy >= stop_at, else at steps) minus with pi = 0 (the control, trained "
+                       "as long); one-sided paired test over >= 3 seeds (exact sign-flip), alpha 0.05 (beats, "
+                       "resolution 0.2); INCONCLUSIVE when it beats but the mean final accuracy is < 0.5, or fails "
+                       "before the memoriser's predicted step (clean t50 / pi)"),
             Claim("delayed", "The recovery comes after a plateau: the mixed model learns the lost values later than "
                              "the clean model does (grokking)", _check_delayed,
                   source="Abstract; Sec. 6 (GCD grokking); Thm 3.2", kind="paper",
                   test="per seed, t50 = first evaluation step with accuracy >= 0.5 on the lost values; one-sided "
-                       "paired test of t50(mixed) - t50(clean) over >= 3 seeds, alpha 0.05 (beats, resolution 100 "
-                       "steps); INCONCLUSIVE when a mixed run never reaches 0.5 (needs more steps)")],
-    version=1, uses_device=True,
+                       "paired test of t50(mixed) - t50(clean) over >= 3 seeds (exact sign-flip), alpha 0.05 (beats, "
+                       "resolution 100 steps); INCONCLUSIVE when a mixed run never reaches 0.5 (needs more steps)")],
+    version=2, uses_device=True, cell_cost=cell_cost, cell_flops=cell_flops,
 ))

@@ -18,6 +18,7 @@ from collapselab.experiments.tale_of_tails._common import (
     _mc_cells,
     _z_table,
     mc_groups,
+    memoriser_cell_cost,
 )
 from collapselab.zipf import (
     memorizer_chain_error,
@@ -230,5 +231,5 @@ register(Experiment(
             Claim("mc-matches", f"Simulated chains match the exact chain formulas (|z| <= {Z_MAX})",
                   _check_z("mc_z"), source="derived: docs/tale-of-tails.md#generations", kind="consistency",
                   test=f"per point z = (MC - exact) / SE; PASS iff max |z| <= {Z_MAX}")],
-    version=2,
+    version=2, cell_cost=memoriser_cell_cost,
 ))

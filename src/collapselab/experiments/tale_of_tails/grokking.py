@@ -21,6 +21,7 @@ from collapselab.experiments.tale_of_tails._common import (
     _z_table,
     group_slopes,
     mc_groups,
+    memoriser_cell_cost,
     rel_match,
 )
 from collapselab.zipf import expected_error, mix, simulate_memorizer, tail_cut, tail_mass, zipf
@@ -250,5 +251,5 @@ register(Experiment(
             Claim("mc-matches", f"The simulated memoriser matches the closed mixed formula (|z| <= {Z_MAX})",
                   _check_z("mc_z"), source="derived: docs/tale-of-tails.md#the-memoriser", kind="consistency",
                   test=f"per point z = (MC - exact) / SE; PASS iff max |z| <= {Z_MAX}")],
-    version=2,
+    version=2, cell_cost=memoriser_cell_cost,
 ))

@@ -19,6 +19,7 @@ from collapselab.experiments.tale_of_tails._common import (
     group_slopes,
     mc_groups,
     mc_matches_claim,
+    memoriser_cell_cost,
 )
 from collapselab.zipf import expected_error, simulate_memorizer, tail_narrow, zipf
 
@@ -128,5 +129,5 @@ register(Experiment(
                        "slope / -(beta-1)/beta' - 1 against +-0.10 with the SE across groups, alpha 0.05, every pair"),
             mc_matches_claim("The simulated memoriser matches the closed form (|z| <= {z})",
                              "derived: docs/tale-of-tails.md#the-memoriser")],
-    version=2,
+    version=2, cell_cost=memoriser_cell_cost,
 ))

@@ -163,13 +163,15 @@ def similarities(fa: np.ndarray, fb: np.ndarray) -> dict[str, float]:
             "procrustes": orthogonal_procrustes_distance(fa, fb)}
 
 
-def shared_seed(name: str, replicate: int, index: int) -> int:
+def shared_seed(name: str, replicate: int, index: int, stream_key: tuple[str, ...] = ()) -> int:
     """A 31-bit network seed that depends on the replicate and the network index only, not on the cell:
     cells of different conditions then train network ``index`` of replicate ``replicate`` from the same
     initialisation and batch order (pairing by seed). :meth:`CellContext.hashed_seed` of the key
     ``("transferred-discrepancy", name, replicate, index)`` at 31 bits, the width the stored results were
-    drawn with (the replicate sits inside the key, so this is not ``CellContext.shared_seed``'s order)."""
-    return CellContext.hashed_seed("transferred-discrepancy", name, replicate, index, bits=31)
+    drawn with (the replicate sits inside the key, so this is not ``CellContext.shared_seed``'s order).
+    ``stream_key``: :meth:`CellContext.stream_key` (empty on ``main``), so a confirmation stream trains its
+    own networks."""
+    return CellContext.hashed_seed("transferred-discrepancy", name, replicate, index, *stream_key, bits=31)
 
 
 def explode(frame: pd.DataFrame, column: str, keys: tuple[str, ...] = ("replicate",)) -> pd.DataFrame:
@@ -198,3 +200,45 @@ class NetParams(Params):
 
 
 SMOKE = {"width": 16, "epochs": 1, "n_train": 300, "n_probe": 200, "n_partitions": 2}
+
+
+# --- cost model (``--dry-run`` and the device forecast) ---------------------------------------------------
+
+STEP_OVERHEAD = 2e6
+"""A CPU optimiser step of these small networks has ~0.2 ms of fixed framework cost, counted as 2e6
+FLOP-equivalents (at a few GFLOP/s) in :func:`net_cost`."""
+PROBE_COST = 5e7
+"""One logistic probe fit (lbfgs on ``n_probe`` x d features, to convergence) as FLOP-equivalents: the
+probes were about a tenth of the quick inits cell's time."""
+
+
+def net_forward_flops(arch: str, width: int) -> float:
+    """FLOPs of one forward pass of one 28x28 image: MLP 784 -> w -> w/2 -> 10 costs
+    2 (784 w + w w/2 + 10 w/2); ConvNet of depth 3, width w: 2 * 9 * (w * 28^2 + w^2 * 14^2 + w^2 * 7^2)
+    (3x3 convolutions at each block's resolution) plus the head 2 * 9 w * 10."""
+    if arch == "mlp":
+        h = max(width // 2, 1)
+        return 2.0 * (784 * width + width * h + h * 10)
+    return 2.0 * 9 * (width * 28**2 + width**2 * (14**2 + 7**2)) + 2.0 * 9 * width * 10
+
+
+def net_flops(cell: dict, *, arch: str | None = None, width: int | None = None, epochs: int | None = None,
+              n_train: int | None = None, extra_images: int = 0) -> tuple[float, int]:
+    """(FLOPs, optimiser steps) of training one network of the cell (3 F per image and epoch over
+    ``n_train`` images, ceil(n_train / batch_size) steps per epoch) and embedding the 2,000 held-out images
+    (and ``extra_images``) once (F each); F = :func:`net_forward_flops`. Keyword arguments override the
+    cell's values (predictiveness draws them per network)."""
+    arch, width = arch or cell["arch"], width or cell["width"]
+    epochs, n_train = epochs or cell["epochs"], n_train or cell["n_train"]
+    f = net_forward_flops(arch, width)
+    steps = epochs * -(-n_train // cell["batch_size"])
+    return 3.0 * f * n_train * epochs + f * (2000 + extra_images), steps
+
+
+def net_cost(parts: list[tuple[float, int]], probes: int, pairs: int = 0, dim: int = 128) -> float:
+    """Relative CPU cost: FLOPs + STEP_OVERHEAD x steps over ``parts`` (:func:`net_flops`), plus
+    PROBE_COST per probe fit, plus 20 x 2000 d^2 per pair of feature matrices compared with the
+    similarity measures (CKA, CCA family, Procrustes: a few d x d products and decompositions), plus
+    a fixed 1e9 per cell (data loading)."""
+    return (sum(f + STEP_OVERHEAD * n for f, n in parts) + PROBE_COST * probes + pairs * 20 * 2000 * dim**2
+            + 1e9)

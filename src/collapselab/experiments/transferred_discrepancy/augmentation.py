@@ -29,6 +29,8 @@ from collapselab.experiments.transferred_discrepancy._common import (
     augment_fn,
     binary_tasks,
     mnist,
+    net_cost,
+    net_flops,
     shared_seed,
     train_and_embed,
 )
@@ -66,7 +68,7 @@ def run_cell(cell: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
     accs, outs = [], []
     for i in range(cell["k_models"]):
         acc, f, _ = train_and_embed(**net, augment=cell["condition"], device=ctx.device,
-                                    seed=shared_seed("augmentation", ctx.replicate, i))
+                                    seed=shared_seed("augmentation", ctx.replicate, i, ctx.stream_key()))
         accs.append(acc)
         last = list(f)[-1]
         outs.append(probe_predictions(f[last], targets, train_idx=tr, test_idx=te, task="classification"))
@@ -77,6 +79,19 @@ def run_cell(cell: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
         pairs.append({"i": i, "j": j, "td": float(res.per_task.mean()), "prob_td": float(res.prob_distance.mean()),
                       "chance": float(chance.mean()), "probe_accuracy": float((res.score_a + res.score_b).mean() / 2)})
     return {"accuracies": accs, "pairs": pairs}
+
+
+def cell_cost(cell: dict[str, Any]) -> float:
+    """Relative CPU cost of one replicate of one condition (:func:`._common.net_cost`): ``k_models``
+    networks (:func:`._common.net_flops`; an augmentation adds no FLOPs) and their probes, one per
+    binary task (10 one-vs-rest + ``n_partitions``) per network; no similarity pairs."""
+    return net_cost([net_flops(cell)] * cell["k_models"], cell["k_models"] * (10 + cell["n_partitions"]))
+
+
+def cell_flops(cell: dict[str, Any]) -> float:
+    """FLOPs of one replicate: ``k_models`` x :func:`._common.net_flops` (training 3 F per image and
+    epoch, embedding 2,000 images); probe fits are not counted."""
+    return cell["k_models"] * net_flops(cell)[0]
 
 
 def summarize(frame: pd.DataFrame, p: AugmentationParams) -> dict[str, pd.DataFrame]:
@@ -164,7 +179,7 @@ register(Experiment(
                  "accuracies. Full: ConvNets of width 64, K=5, 10 replicates."),
     params=AugmentationParams,
     presets={"smoke": {**SMOKE, "arch": "mlp", "k_models": 2, "seeds": 2},
-             "quick": {"arch": "mlp", "width": 256, "n_train": 3000, "epochs": 10, "k_models": 3, "seeds": 5},
+             "quick": {"arch": "mlp", "width": 256, "n_train": 3000, "epochs": 10, "k_models": 3, "seeds": 8},
              "full": {"arch": "convnet", "width": 64, "n_train": 3000, "epochs": 20, "k_models": 5,
                       "n_partitions": 20, "seeds": 10}},
     cells=cells, run_cell=run_cell, summarize=summarize, plot=plot, main_figure="td_and_accuracy",
@@ -184,5 +199,5 @@ register(Experiment(
                         "else INCONCLUSIVE; then 90% paired-t CI of log(norm none / norm harmful), norm = TD / "
                         "chance disagreement of independent errors (stats.at_most): PASS iff the upper bound "
                         "<= margin 0.1 and half-width <= 0.1, FAIL iff the lower bound > 0.1; >= 5 replicates"))],
-    version=2, uses_device=True,
+    cell_cost=cell_cost, cell_flops=cell_flops, version=2, uses_device=True,
 ))

@@ -31,6 +31,8 @@ from collapselab.experiments.transferred_discrepancy._common import (
     binary_tasks,
     explode,
     mnist,
+    net_cost,
+    net_flops,
     similarities,
     train_and_embed,
 )
@@ -94,6 +96,21 @@ def _long(frame: pd.DataFrame) -> pd.DataFrame:
                 rows.append({"replicate": r["replicate"], "kind": rec["kind"], "i": rec["i"], "j": rec["j"],
                              "layer": rec["layer"], "task": t, "family": fam, "td": v})
     return pd.DataFrame(rows)
+
+
+def cell_cost(cell: dict[str, Any]) -> float:
+    """Relative CPU cost of one replicate (:func:`._common.net_cost`): ``k_models`` networks
+    (:func:`._common.net_flops`), probes per network x 2 layers x 2 probe halves x (10 + ``n_partitions``)
+    tasks, and similarity measures on 2 layers x C(k_models, 2) pairs of width-d features."""
+    k = cell["k_models"]
+    return net_cost([net_flops(cell)] * k, k * 2 * 2 * (10 + cell["n_partitions"]), 2 * k * (k - 1) // 2,
+                    dim=cell["width"])
+
+
+def cell_flops(cell: dict[str, Any]) -> float:
+    """FLOPs of one replicate: ``k_models`` x :func:`._common.net_flops` (training 3 F per image and
+    epoch, embedding 2,000 images); probe fits and similarity measures are not counted."""
+    return cell["k_models"] * net_flops(cell)[0]
 
 
 def summarize(frame: pd.DataFrame, p: InitsParams) -> dict[str, pd.DataFrame]:
@@ -202,5 +219,5 @@ register(Experiment(
                         "layer, balanced partition tasks) of even and of odd replicates; one-sided bootstrap "
                         "CI over tasks, alpha 0.05 (stats.beats), FAIL when the half-width <= "
                         "rho_resolution (0.4); needs >= 6 tasks and >= 4 replicates"))],
-    version=2, uses_device=True,
+    cell_cost=cell_cost, cell_flops=cell_flops, version=2, uses_device=True,
 ))

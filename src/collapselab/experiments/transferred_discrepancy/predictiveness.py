@@ -30,6 +30,8 @@ from collapselab.experiments.transferred_discrepancy._common import (
     NetParams,
     digits_28,
     mnist,
+    net_cost,
+    net_flops,
     similarities,
     train_and_embed,
 )
@@ -89,6 +91,32 @@ def run_cell(cell: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
                       "target": float(np.mean(targets[i].pred != targets[j].pred)),
                       "target_accuracy": float((targets[i].score[0] + targets[j].score[0]) / 2)})
     return {"models": models, "pairs": pairs}
+
+
+def _nets(cell: dict[str, Any]) -> list[tuple[float, int]]:
+    """:func:`._common.net_flops` of the ``n_models`` networks at the mean of each drawn setting (width,
+    epochs, training images; the draws are uniform over the cell's lists), each also embedding the
+    1,797 digits."""
+    width = int(round(float(np.mean(cell["widths"]))))
+    epochs = int(round(float(np.mean(cell["epochs_list"]))))
+    n_train = int(round(float(np.mean(cell["n_trains"]))))
+    one = net_flops({**cell, "width": width, "epochs": epochs, "n_train": n_train}, extra_images=1797)
+    return [one] * cell["n_models"]
+
+
+def cell_cost(cell: dict[str, Any]) -> float:
+    """Relative CPU cost of one replicate (:func:`._common.net_cost`): :func:`_nets`, probes per network
+    on the ``n_partitions`` tasks and the 10-class digits target, and the similarity measures on the
+    C(n_models, 2) pairs of last-layer features (d = mean width / 2)."""
+    n = cell["n_models"]
+    d = max(int(np.mean(cell["widths"])) // 2, 1)
+    return net_cost(_nets(cell), n * (cell["n_partitions"] + 1), n * (n - 1) // 2, dim=d)
+
+
+def cell_flops(cell: dict[str, Any]) -> float:
+    """FLOPs of one replicate: the training and embedding FLOPs of :func:`_nets`; probe fits and
+    similarity measures are not counted."""
+    return sum(f for f, _ in _nets(cell))
 
 
 def summarize(frame: pd.DataFrame, p: PredictivenessParams) -> dict[str, pd.DataFrame]:
@@ -156,6 +184,6 @@ register(Experiment(
                         "either fails; needs >= 5 replicates. The confirmation stream decides (reproduce "
                         "--confirm: the same test on fresh replicates): the quick preset's 10 replicates were set "
                         "after a look at 5 on the main stream, so the main stream's verdict is exploratory (shown "
-                        "beside it; the ledger reads DIFFER where the two disagree)"))],
-    version=2, uses_device=True,
+                        "beside it) and the confirm stream's verdict is the record"), decided_by="confirm")],
+    cell_cost=cell_cost, cell_flops=cell_flops, version=2, uses_device=True,
 ))
