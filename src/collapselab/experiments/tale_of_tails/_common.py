@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -149,6 +150,24 @@ def gcd_work_cost(cell: dict, train_rows: float, decodes: float, steps: float) -
     step + GCD_CELL_OVERHEAD."""
     return (gcd_work_flops(cell, train_rows, decodes) / GCD_FLOPS_PER_UNIT + GCD_STEP_OVERHEAD * steps
             + GCD_CELL_OVERHEAD)
+
+
+def gcd_cost_functions(work: Callable[[dict], tuple[float, float, float]]) -> tuple[Callable[[dict], float],
+                                                                                    Callable[[dict], float]]:
+    """A GCD experiment's ``(cell_cost, cell_flops)`` from its ``work(cell)``, the (training rows, greedy
+    decodes, optimiser steps) of one replicate: :func:`gcd_work_cost` (one-thread CPU seconds: FLOPs /
+    3e10 + 1 ms per step + 1 s) and :func:`gcd_work_flops` (training rows x 3 forwards + decodes x 1
+    forward, each of :func:`gcd_sequence_flops`)."""
+
+    def cell_cost(cell: dict) -> float:
+        rows, decodes, steps = work(cell)
+        return gcd_work_cost(cell, rows, decodes, steps)
+
+    def cell_flops(cell: dict) -> float:
+        rows, decodes, _ = work(cell)
+        return gcd_work_flops(cell, rows, decodes)
+
+    return cell_cost, cell_flops
 
 
 def gcd_score(learner, task, values: list[int], test: tuple, uniform: tuple) -> dict:

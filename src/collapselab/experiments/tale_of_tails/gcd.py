@@ -13,10 +13,9 @@ from collapselab.core.plotting import new_figure
 from collapselab.experiments._papers import TALE_OF_TAILS
 from collapselab.experiments.tale_of_tails._common import (
     GCDModelParams,
+    gcd_cost_functions,
     gcd_model_kwargs,
     gcd_score,
-    gcd_work_cost,
-    gcd_work_flops,
 )
 
 RESOLUTION = 1.0  # values: a CI half-width this small could have shown one more value lost per seed
@@ -41,18 +40,7 @@ def _work(cell: dict) -> tuple[float, float, float]:
     return rows, decodes, rows / cell["batch_size"]
 
 
-def cell_cost(cell: dict) -> float:
-    """CPU seconds of one replicate on one thread (``_common.gcd_work_cost``: FLOPs / 3e10 + 1 ms per step +
-    1 s) of the work in :func:`_work`."""
-    rows, decodes, steps = _work(cell)
-    return gcd_work_cost(cell, rows, decodes, steps)
-
-
-def cell_flops(cell: dict) -> float:
-    """FLOPs of one replicate: training rows x 3 forwards + greedy decodes x 1 forward (:func:`_work`) of
-    ``_common.gcd_sequence_flops`` each."""
-    rows, decodes, _ = _work(cell)
-    return gcd_work_flops(cell, rows, decodes)
+cell_cost, cell_flops = gcd_cost_functions(_work)  # one-thread CPU seconds and FLOPs of one replicate
 
 
 def run_cell(cell: dict, ctx: CellContext) -> dict:

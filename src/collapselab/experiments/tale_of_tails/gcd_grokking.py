@@ -16,10 +16,9 @@ from collapselab.core.plotting import colors, new_figure
 from collapselab.experiments._papers import TALE_OF_TAILS
 from collapselab.experiments.tale_of_tails._common import (
     GCDModelParams,
+    gcd_cost_functions,
     gcd_model_kwargs,
     gcd_score,
-    gcd_work_cost,
-    gcd_work_flops,
 )
 
 ACC_RESOLUTION = 0.2  # accuracy on the lost values: a CI half-width this small could have shown recovery
@@ -63,19 +62,7 @@ def _work(cell: dict) -> tuple[float, float, float]:
     return rows, ai + evals * (cell["max_value"] * cell["per_value"] + 1000), steps
 
 
-def cell_cost(cell: dict) -> float:
-    """CPU seconds of one replicate on one thread (``_common.gcd_work_cost``: FLOPs / 3e10 + 1 ms per step +
-    1 s) of the work in :func:`_work`: training rows x 3 forwards + greedy decodes, each a forward of
-    ``_common.gcd_sequence_flops``."""
-    rows, decodes, steps = _work(cell)
-    return gcd_work_cost(cell, rows, decodes, steps)
-
-
-def cell_flops(cell: dict) -> float:
-    """FLOPs of one replicate: training rows x 3 forwards + greedy decodes x 1 forward (:func:`_work`) of
-    ``_common.gcd_sequence_flops`` each."""
-    rows, decodes, _ = _work(cell)
-    return gcd_work_flops(cell, rows, decodes)
+cell_cost, cell_flops = gcd_cost_functions(_work)  # one-thread CPU seconds and FLOPs of one replicate
 
 
 def _lost_values(values: list[int], accuracy: list[float], threshold: float, top_k: int) -> list[int]:
