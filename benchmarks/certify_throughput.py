@@ -5,10 +5,14 @@
      (``x.repeat`` per batch, ``randn_like`` noise, votes counted with numpy on the host);
    * ``Smooth.certify``: one image at a time (noise drawn on the model's device, votes counted there);
    * ``Smooth.certify_batch``: all images at once, noisy copies of several images sharing a batch.
-2. Adaptive SWEEN (the release's rule, and the exact "bound" rule) against the full ensemble on the same
-   noise: member evaluations, time, and whether the certificates agree.
+2. Fused members (:func:`collapselab.nn.fused_for_inference`: batch norm folded into the convolutions,
+   channels-last) against the members as the experiments held them before (channels-last, unfused): the
+   forward time of one batch of noisy copies per member, their ratio and the largest output difference.
+3. Adaptive SWEEN (the release's rule, and the exact "bound" rule) against the full ensemble on the same
+   noise: member evaluations, time, and whether the certificates agree; and the full ensemble certified
+   with fused members (``SWEEN.for_inference``) on the same noise: time ratio and agreement.
 
-Usage:  python benchmarks/certify_throughput.py [--images 20] [--n 2000] [--device cpu]
+Usage:  python benchmarks/certify_throughput.py [--images 20] [--n 2000] [--device cpu] [--smoke]
 Run with OMP_NUM_THREADS=1 on a shared machine; ratios are what counts, not absolute rates.
 """
 
@@ -22,7 +26,7 @@ import torch
 from scipy import stats
 
 from collapselab.data import load_mnist_subset
-from collapselab.nn import MLP, ConvNet, LeNet
+from collapselab.nn import MLP, ConvNet, LeNet, fused_for_inference
 from collapselab.smoothing import SWEEN, AdaptiveSWEEN, Smooth, train_with_noise
 
 
@@ -82,6 +86,21 @@ def throughput(name, model, xs, args, samples, dev) -> None:
         print(f"{name:10s} {label:22s} {samples / w:17,.0f} {samples / c:16,.0f} {c_ref / c:12.2f}x")
 
 
+def fused_ratio(name, model, xs, args, dev) -> None:
+    """Forward time of one batch of noisy copies: unfused channels-last vs fused, interleaved, best of 5."""
+    plain = model.to(dev).eval().to(memory_format=torch.channels_last)
+    fused = fused_for_inference(plain)
+    x = (xs[:1] + args.sigma * torch.randn(args.batch, *xs.shape[1:], device=dev))
+    best = {"plain": float("inf"), "fused": float("inf")}
+    with torch.inference_mode():
+        diff = float((plain(x) - fused(x)).abs().max())  # also the warm-up
+        for _ in range(5):
+            for label, m in (("plain", plain), ("fused", fused)):
+                best[label] = min(best[label], timed(lambda m=m: m(x), dev)[1])
+    print(f"{name:10s} {1e3 * best['plain']:12.1f} {1e3 * best['fused']:12.1f} "
+          f"{best['plain'] / best['fused']:8.2f}x {diff:12.1e}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=20)
@@ -92,7 +111,10 @@ def main(argv=None) -> int:
     ap.add_argument("--alpha", type=float, default=0.001)
     ap.add_argument("--epochs", type=int, default=3, help="training epochs of the ensemble members")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--smoke", action="store_true", help="seconds-sized run (tests): 2 images, n0 10, n 100")
     args = ap.parse_args(argv)
+    if args.smoke:
+        args.images, args.n0, args.n, args.batch, args.epochs = 2, 10, 100, 100, 1
     dev = torch.device(args.device)
     torch.manual_seed(0)  # script entry point: seeds global state for module initialisation
     data = load_mnist_subset()
@@ -107,6 +129,14 @@ def main(argv=None) -> int:
     for name, model in [("MLP-256", MLP(784, [256], 10)), ("LeNet", LeNet(1, 10)),
                         ("ConvNet16", ConvNet(1, 10, width=16, depth=2, norm="batch"))]:
         throughput(name, model.to(dev).eval(), xs, args, samples, dev)
+
+    print(f"\n# Fused members: forward of {args.batch} noisy copies (channels-last, unfused vs fused)")
+    print(f"{'base':10s} {'plain ms':>12s} {'fused ms':>12s} {'ratio':>9s} {'max |diff|':>12s}")
+    for name, model in [("LeNet", LeNet(1, 10)), ("ConvNet8", ConvNet(1, 10, width=8, depth=2, norm="batch")),
+                        ("ConvNet16", ConvNet(1, 10, width=16, depth=2, norm="batch")),
+                        ("ConvNet32", ConvNet(1, 10, width=32, depth=2, norm="batch")),
+                        ("ConvNet32gn", ConvNet(1, 10, width=32, depth=2, norm="instance"))]:
+        fused_ratio(name, model, xs, args, dev)
 
     print(f"\n# Adaptive SWEEN: 5 members trained {args.epochs} epochs with noise sigma={args.sigma}")
     gen = torch.Generator().manual_seed(0)
@@ -132,6 +162,15 @@ def main(argv=None) -> int:
                         for a, b in zip(certs, full_certs)])
         print(f"{rule:8s} {ada.member_evals_:13,d} {ada.saving_:7.1%} {c:7.2f} {c_full / c:8.2f}x "
               f"{same:16.0%}")
+    fast = ens.for_inference()
+    Smooth(fast, 10, args.sigma).certify_batch(xs[:1], 10, 10, args.alpha, generator=0)  # warm-up
+    fused_certs, _, c_fused = timed(lambda: Smooth(fast, 10, args.sigma).certify_batch(
+        xs, args.n0, args.n, args.alpha, args.batch, generator=1), dev)
+    same = np.mean([a.label == b.label and abs(a.radius - b.radius) < 1e-9
+                    for a, b in zip(fused_certs, full_certs)])
+    print(f"{'fused':8s} {len(members) * samples:13,d} {0:7.1%} {c_fused:7.2f} {c_full / c_fused:8.2f}x "
+          f"{same:16.0%}")
+    print(f"(fused / full member forward: certification CPU time ratio {c_full / c_fused:.2f}x)")
     acc = np.mean([c.label == int(y) for c, y in zip(full_certs, ys)])
     print(f"(full SWEEN certified accuracy at r=0 on these images: {acc:.0%})")
     return 0

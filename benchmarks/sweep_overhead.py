@@ -9,8 +9,12 @@
 3. Pool reuse: a few real experiments at ``smoke``, 2 workers, each run starting its own pool against all
    of them in one :class:`~collapselab.core.sweep.WorkerPool` (what ``reproduce`` and a multi-experiment
    ``run`` do): the saving is the workers' spawn and imports (torch, the experiment modules), per experiment.
+4. One queue: four experiments of 3 CPU-bound cells each on 2 workers, run one after another in one shared
+   pool (each ends with one worker idle behind its last cell) against ``reproduce``'s one queue over all
+   their cells in the same pool. Goal: > 1.2x (ideal 4/3).
 
-Run: ``python benchmarks/sweep_overhead.py [--cells 400] [--cpu-cells 16] [--experiments NAME ...]``.
+Run: ``python benchmarks/sweep_overhead.py [--cells 400] [--cpu-cells 16] [--experiments NAME ...]``;
+``--smoke`` runs part 4 only, with short cells (the test suite's mode).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ REAL = ["efficient-transformers/cost", "beyond-collapse/phase-transition", "stro
         "demystified/kernel", "tale-of-tails/bigram", "transferred-discrepancy/inits"]
 
 BENCH = Paper("bench", "Framework benchmark", "-", "bench")
+QUEUE = Paper("bench-queue", "Framework benchmark: one queue", "-", "bench-queue")
 
 
 class BenchParams(Params):
@@ -58,6 +63,10 @@ PRESETS = {"smoke": {}, "quick": {}, "full": {}}
 if __name__ == "sweep_overhead":  # registered once, by the importable module (not as __main__ or __mp_main__)
     register(Experiment("bench/trivial", BENCH, "trivial cells", BenchParams, PRESETS, cells, run_cell, analyze))
     register(Experiment("bench/cpu", BENCH, "CPU-bound cells", BenchParams, PRESETS, cells, run_cell, analyze))
+    for _i in range(4):  # part 4: experiments of an odd number of equal cells, for the queue
+        register(Experiment(f"bench-queue/odd{_i}", QUEUE, "3 CPU-bound cells", BenchParams,
+                            {"smoke": {"n": 3, "work": 4_000_000}, "quick": {"n": 3, "work": 8_000_000},
+                             "full": {"n": 3, "work": 8_000_000}}, cells, run_cell, analyze))
 
 
 def timed(fn) -> float:
@@ -72,7 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cpu-cells", type=int, default=16)
     ap.add_argument("--work", type=int, default=8_000_000, help="loop iterations per CPU-bound cell")
     ap.add_argument("--experiments", nargs="+", default=REAL, help="real experiments run at smoke for part 3")
+    ap.add_argument("--smoke", action="store_true", help="part 4 only, short cells")
     args = ap.parse_args(argv)
+    if args.smoke:
+        one_queue("smoke")
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         n = args.cells
         run_experiment("bench/trivial", overrides=["n=1"], out_dir=Path(tmp) / "warm", workers=1)  # imports
@@ -110,7 +123,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pool reuse: {len(names)} experiments at smoke, 2 workers: a pool per run {own:.1f} s, one shared "
               f"pool {shared:.1f} s -> {own / shared:.2f}x, {(own - shared) / len(names):.2f} s saved per "
               f"experiment")
+    one_queue("quick")
     return 0
+
+
+def one_queue(preset: str) -> None:
+    """Part 4: the experiments of ``QUEUE`` one after another in one warm pool, then as one queue
+    (:func:`collapselab.core.reproduce._one_queue`, what ``reproduce`` runs, without its report site)."""
+    from collapselab.core.reproduce import PaperOutcome, _one_queue
+
+    names = [f"bench-queue/odd{i}" for i in range(4)]
+    with tempfile.TemporaryDirectory() as tmp, WorkerPool(2) as pool:
+        run_experiment(names[0], preset=preset, out_dir=Path(tmp) / "warm", workers=2, pool=pool)  # spawn
+        serial = timed(lambda: [run_experiment(n, preset=preset, out_dir=Path(tmp) / "serial", workers=2, pool=pool)
+                                for n in names])
+        outcome = PaperOutcome(QUEUE)
+        queued = timed(lambda: _one_queue(
+            [(outcome, n) for n in names], Path(tmp) / "queue", label=lambda o, n: n, device_of=lambda n: "cpu",
+            preset=preset, workers=2, backend="local", ray_address=None, retry_failed=False, pool=pool,
+            progress=None, on_start=None, on_report=None))
+    assert len(outcome.reports) == len(names), outcome.errors
+    print(f"one queue: {len(names)} experiments x 3 CPU-bound cells, 2 workers (one warm pool): one after another "
+          f"{serial:.2f} s, one queue {queued:.2f} s -> ratio {serial / queued:.2f}x (goal > 1.2x, ideal 1.33x)")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
-SMOKED = ["batched_replicates.py", "roofline.py", "quick_profile.py", "device_speedup.py"]
+SMOKED = ["batched_replicates.py", "roofline.py", "quick_profile.py", "device_speedup.py", "sweep_overhead.py",
+          "certify_throughput.py"]
 
 
 @pytest.mark.slow

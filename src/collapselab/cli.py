@@ -382,7 +382,8 @@ def run_cmd(
 def _print_plan(names: list[str], *, preset: str, overrides: list[str], seeds: int | None, out: Path,
                 device: str, workers: int, streams: tuple[str, ...] = ("main",)) -> None:
     """The ``--dry-run`` table: per experiment and seed stream, cells, stored, to run and the forecast time;
-    then the total (experiments run one after another, each spread over ``workers``), per stream."""
+    then the total per stream: each run's cell time spread over ``workers`` (``reproduce`` keeps the workers
+    busy across experiments with one queue; a lone ``run`` may end on fewer busy workers)."""
     from collapselab.core.costs import RatesError, read_rates
     from collapselab.core.estimate import estimate, format_seconds
     from collapselab.core.registry import get_experiment

@@ -39,6 +39,16 @@ def test_offline_loaders_shapes_and_determinism():
     _check(o, (1, 40), 400)
 
 
+@pytest.mark.parametrize("load", [load_mnist_subset, lambda: load_mnist1d(num_samples=400)])
+def test_parsed_data_is_kept_but_every_call_gets_fresh_arrays(load):
+    a = load()
+    a.x_train[:] = -1.0  # a caller that writes into its arrays
+    a.y_test[:] = -1
+    b = load()
+    assert b.x_train.min() >= 0.0 and b.y_test.min() >= 0  # the kept copy is untouched
+    assert b.x_train.flags.writeable and not np.shares_memory(a.x_train, b.x_train)
+
+
 def test_npz_roundtrip_and_errors(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (6, 5, 5), dtype=np.uint8)

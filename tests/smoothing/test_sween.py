@@ -199,3 +199,83 @@ def test_noisy_nll_pairs_weightings_on_shared_noise():
     assert torch.all(noisy[:, 0] <= (noisy[:, 1] + noisy[:, 2]) / 2 + 1e-6)
     with pytest.raises(ValueError, match="weights"):
         noisy_nll(ens, x, y, 0.5, torch.tensor([[0.7, 0.7]]))
+
+
+def _bn_members():
+    """Three small batch-norm ConvNets with running statistics and affine terms far from (0, 1)."""
+    from collapselab.nn import ConvNet
+
+    torch.manual_seed(0)  # test-only: deterministic module init
+    g = torch.Generator().manual_seed(1)
+    out = []
+    for _ in range(3):
+        m = ConvNet(1, 4, image_size=8, width=4, depth=2, norm="batch")
+        with torch.no_grad():
+            for bn in (b for b in m.modules() if isinstance(b, nn.BatchNorm2d)):
+                bn.running_mean.copy_(0.5 * torch.randn(4, generator=g))
+                bn.running_var.copy_(0.5 + torch.rand(4, generator=g))
+                bn.weight.copy_(1 + 0.3 * torch.randn(4, generator=g))
+                bn.bias.copy_(0.3 * torch.randn(4, generator=g))
+            m.head[-1].weight.mul_(8.0)  # confident members: votes far from ties
+        out.append(m)
+    return out
+
+
+def test_for_inference_keeps_weights_and_certification_counts():
+    from collapselab.smoothing import EnsembleHeads, smoothed_class_counts
+
+    ens = SWEEN(_bn_members())
+    with torch.no_grad():
+        ens.w.copy_(torch.tensor([0.5, -0.3, 0.1]))
+    before = {k: v.clone() for k, v in ens.state_dict().items()}
+    fast = ens.for_inference()
+    assert torch.equal(fast.w, ens.w) and fast.w is not ens.w and all(a is not b for a, b in zip(
+        fast.members, ens.members))
+    assert all(torch.equal(v, ens.state_dict()[k]) for k, v in before.items())  # ens unchanged
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in fast.modules())  # folded
+    assert all(not p.requires_grad for p in fast.members.parameters())
+    x = torch.randn(6, 1, 8, 8, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        assert torch.allclose(fast(x), ens(x), atol=1e-6)
+    heads = ["cand0", "cand1", "cand2", "uniform", "sween", "adaptive", "adaptive-bound"]
+    slow_h, fast_h = EnsembleHeads(ens, heads), EnsembleHeads(fast, heads)
+    kw = dict(num_classes=4, batch_size=128, device="cpu")
+    a = smoothed_class_counts(slow_h, x, 300, 0.5, generator=7, **kw)
+    b = smoothed_class_counts(fast_h, x, 300, 0.5, generator=7, **kw)
+    assert torch.equal(a, b)  # the same votes on the same noise, head by head
+    assert (a.amax(-1) < 300).any()  # not a degenerate case: the noise moves some votes
+    assert slow_h.evals == fast_h.evals and slow_h.inputs == fast_h.inputs == 6 * 300
+
+
+def test_train_with_noise_channels_last_trains_the_same_model():
+    from collapselab.nn import MLP, ConvNet
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(96, 2, 8, 8, generator=g), torch.randint(0, 3, (96,), generator=g)  # C > 1: the
+    # two layouts differ
+
+    def trained(make, **kw):
+        torch.manual_seed(0)  # test-only: deterministic module init
+        m = make()
+        seen = []  # layout of the batches and of the first layer's weight during training
+        first = next(c for c in m.modules() if isinstance(c, (nn.Conv2d, nn.Linear)))
+        first.register_forward_pre_hook(lambda mod, inp: seen.append(
+            (inp[0].is_contiguous(), mod.weight.is_contiguous())))
+        hist = train_with_noise(m, x, y, 0.25, epochs=2, batch_size=32, generator=3, **kw)
+        return m, hist, set(seen)
+
+    def bn():
+        return ConvNet(2, 3, image_size=8, width=4, depth=2, norm="batch")
+
+    a, ha, sa = trained(bn, channels_last=False)
+    b, hb, sb = trained(bn)  # default on a CPU: channels-last for a batch-norm ConvNet
+    assert sa == {(True, True)} and sb == {(False, False)}  # channels-last batches and weights
+    assert all(p.is_contiguous() for p in b.parameters())  # contiguous at rest (saveable)
+    assert ha == pytest.approx(hb, rel=1e-4)  # the same optimisation up to rounding
+    # (parameters drift apart by ~lr per step: the conv bias before a batch norm has zero gradient and
+    # Adam scales the rounding noise of that gradient to steps of size lr; the norm cancels the bias)
+    with torch.no_grad():
+        assert torch.allclose(a.eval()(x), b.eval()(x), atol=0.02)
+    for make in (lambda: ConvNet(2, 3, image_size=8, width=4, depth=2, norm="instance"),
+                 lambda: MLP(128, [8], 3)):
+        assert trained(make)[2] == {(True, True)}  # group norm and MLPs keep the contiguous layout

@@ -30,7 +30,7 @@ from collapselab.core.registry import UnknownExperiment, all_experiments
 from collapselab.core.report import known_papers, write_report, write_site
 from collapselab.core.runner import RunReport, run_experiment
 from collapselab.core.store import MAIN_STREAM, check_stream, store_path
-from collapselab.core.sweep import WorkerPool
+from collapselab.core.sweep import WorkerPool, run_tasks
 
 
 @dataclass
@@ -121,9 +121,15 @@ def reproduce(out_dir: str | Path = "results", *, preset: str = "quick", only: l
     """Run (resuming) every experiment of the selected papers at ``preset`` on each seed stream of
     ``streams`` in turn (``main`` then ``confirm`` for a confirmation), then write the report.
 
-    ``progress`` is a factory of per-run progress objects (see :class:`~collapselab.core.runner.Progress`);
-    ``on_start(name)`` is called before each experiment; ``on_report`` is passed to ``run_experiment``
-    (experiment tracking). Experiments whose ``uses_device`` is False run on ``cpu`` whatever ``device``.
+    With ``workers`` > 1 the cells of every experiment and stream form one queue, longest forecast first
+    (:func:`_one_queue`): each experiment is analysed as soon as its last cell is stored, while the workers
+    run the rest; with one worker the experiments run one after another in-process.
+
+    ``progress`` is a factory of progress objects (see :class:`~collapselab.core.runner.Progress`): one per
+    experiment with one worker, one for the whole queue otherwise; ``on_start(name)`` is called before each
+    experiment's report (with one worker: before it runs); ``on_report`` gets each finished
+    :class:`RunReport` (experiment tracking). Experiments whose ``uses_device`` is False run on ``cpu``
+    whatever ``device``.
     """
     selected = check_only(only)
     if not streams or len(set(streams)) != len(streams):
@@ -132,28 +138,39 @@ def reproduce(out_dir: str | Path = "results", *, preset: str = "quick", only: l
         check_stream(s)
     experiments = all_experiments()
     papers = [p for p in known_papers() if selected is None or p.slug in selected]
-    outcomes = []
+    outcomes = [PaperOutcome(paper, stream=stream) for stream in streams for paper in papers]
+    runs = [(outcome, name) for outcome in outcomes for name, exp in experiments.items()
+            if exp.paper.slug == outcome.paper.slug]
+
+    def label(outcome: PaperOutcome, name: str) -> str:
+        return name if outcome.stream == MAIN_STREAM else f"{name} [stream {outcome.stream}]"
+
+    def device_of(name: str) -> str:
+        return device if experiments[name].uses_device else "cpu"
+
     # one worker pool for the whole reproduction: its processes import torch and the experiments once
     with WorkerPool(workers) if backend == "local" and workers > 1 else nullcontext() as pool:
-        for stream in streams:
-            for paper in papers:
-                outcome = PaperOutcome(paper, stream=stream)
-                for name, exp in experiments.items():
-                    if exp.paper.slug != paper.slug:
-                        continue
-                    if on_start:
-                        on_start(name if stream == MAIN_STREAM else f"{name} [stream {stream}]")
-                    try:
-                        outcome.reports.append(run_experiment(
-                            name, preset=preset, out_dir=out_dir, workers=workers, backend=backend,
-                            ray_address=ray_address, device=device if exp.uses_device else "cpu",
-                            retry_failed=retry_failed, progress=progress() if progress else None,
-                            on_report=on_report, pool=pool, stream=stream))
-                    except Exception as exc:  # one broken experiment must not stop the others
-                        if _is_user_error(exc):
-                            raise
-                        outcome.errors[name] = traceback.format_exception_only(type(exc), exc)[-1].strip()
-                outcomes.append(outcome)
+        if workers > 1:
+            _one_queue(runs, out_dir, label=label, device_of=device_of, preset=preset, workers=workers,
+                       backend=backend, ray_address=ray_address, retry_failed=retry_failed, pool=pool,
+                       progress=progress, on_start=on_start, on_report=on_report)
+        else:
+            for outcome, name in runs:
+                if on_start:
+                    on_start(label(outcome, name))
+                try:
+                    outcome.reports.append(run_experiment(
+                        name, preset=preset, out_dir=out_dir, workers=workers, backend=backend,
+                        ray_address=ray_address, device=device_of(name), retry_failed=retry_failed,
+                        progress=progress() if progress else None, on_report=on_report, pool=pool,
+                        stream=outcome.stream))
+                except Exception as exc:  # one broken experiment must not stop the others
+                    if _is_user_error(exc):
+                        raise
+                    outcome.errors[name] = _last_line(exc)
+    order = {name: i for i, name in enumerate(experiments)}
+    for outcome in outcomes:  # registry order, whatever order the runs finished in
+        outcome.reports.sort(key=lambda r: order.get(r.experiment, len(order)))
     result = Reproduction(preset, outcomes)
     if len(streams) > 1:
         rows = ledger(out_dir, preset=preset, streams=list(streams))
@@ -163,6 +180,99 @@ def reproduce(out_dir: str | Path = "results", *, preset: str = "quick", only: l
         result.site = write_site(out_dir)
         result.report = write_report(out_dir)
     return result
+
+
+def _one_queue(runs: list[tuple[PaperOutcome, str]], out_dir: str | Path, *, label: Callable[..., str],
+               device_of: Callable[[str], str], preset: str, workers: int, backend: str,
+               ray_address: str | None, retry_failed: bool, pool: WorkerPool | None,
+               progress: Callable[[], Any] | None, on_start: Callable[[str], Any] | None,
+               on_report: Callable[[RunReport], Any] | None) -> None:
+    """Run the cells of every (stream, experiment) of ``runs`` as one queue on ``workers`` workers.
+
+    The queue holds the runs longest first (the forecast of their cells: declared ``cell_cost`` x calibrated
+    rate, :mod:`collapselab.core.costs`; a cell without a forecast counts as infinite), each run's cells
+    together and costliest first, so the workers stay busy to the end instead of waiting on the last cell
+    of each experiment in turn, and the short runs fill the end. An experiment is analysed (summaries,
+    claims, figures, artifacts) as soon as its last cell is stored, in this process, while the workers go
+    on with the queue. Reports land in each run's outcome; an experiment that fails to plan or to analyse
+    is recorded in ``outcome.errors``."""
+    from collapselab.core.costs import read_rates
+    from collapselab.core.runner import Job, RunInterrupted
+    from collapselab.core.store import Store
+
+    rates = read_rates().experiments
+    jobs: list[tuple[PaperOutcome, Job]] = []
+    for outcome, name in runs:
+        try:
+            jobs.append((outcome, Job(name, preset=preset, device=device_of(name), stream=outcome.stream,
+                                      retry_failed=retry_failed, sort_by_cost=True)))
+        except Exception as exc:
+            if _is_user_error(exc):
+                raise
+            outcome.errors[name] = _last_line(exc)
+
+    def seconds(job: Job, task) -> float:
+        exp, rate = job.experiment, rates.get(job.name)
+        if exp.cell_cost is None or rate is None or rate.version != exp.version:
+            return float("inf")
+        return float(exp.cell_cost(task.cell)) * rate.cpu_seconds_per_unit
+
+    def finish(outcome: PaperOutcome, job: Job, store: Store) -> None:
+        if on_start:
+            on_start(label(outcome, job.name))
+        try:
+            report = job.finish(store, out_dir)
+        except Exception as exc:
+            if _is_user_error(exc):
+                raise
+            outcome.errors[job.name] = _last_line(exc)
+            return
+        outcome.reports.append(report)
+        if on_report is not None:
+            on_report(report)
+
+    with Store(store_path(out_dir)) as store:
+        for _, job in jobs:
+            job.start(store, backend)
+        by_run = {(job.name, job.stream): (outcome, job) for outcome, job in jobs}
+        # runs longest first (total forecast of their cells), each run's cells together, costliest first: an
+        # experiment's per-worker caches (trained generators, prepared corpora) see its cells as in a run of
+        # that experiment alone, and the short runs fill the end of the queue
+        totals = [sum(seconds(job, t) for t in job.todo) for _, job in jobs]
+        queue = [t for i in sorted(range(len(jobs)), key=lambda i: (-totals[i], i)) for t in jobs[i][1].todo]
+        total = sum(len(job.tasks) for _, job in jobs)
+        bar = progress() if progress else None
+        if bar:
+            bar.start(f"{len(jobs)} experiment runs", total, total - len(queue))
+        for outcome, job in jobs:  # nothing to run: analyse now
+            if not job.todo:
+                finish(outcome, job, store)
+        saved, finished = 0, False
+        try:
+            try:
+                for record in run_tasks(queue, backend=backend, workers=workers,
+                                        ray_address=ray_address, pool=pool):
+                    outcome, job = by_run[(record.experiment, record.stream)]
+                    job.put(store, record)
+                    saved += 1
+                    if bar:
+                        bar.advance(record)
+                    if job.remaining == 0:
+                        finish(outcome, job, store)
+            except KeyboardInterrupt:
+                raise RunInterrupted("the reproduction", saved, total) from None
+            finished = True
+        finally:
+            if bar:
+                bar.stop()
+            if not finished:
+                for _, job in jobs:
+                    if job.remaining:
+                        job.interrupt(store)
+
+
+def _last_line(exc: Exception) -> str:
+    return traceback.format_exception_only(type(exc), exc)[-1].strip()
 
 
 def _is_user_error(exc: Exception) -> bool:

@@ -27,7 +27,7 @@ from collapselab.core.registry import get_experiment
 from collapselab.core.store import MAIN_STREAM, STORE_NAME, CellRecord, Store, check_stream, store_path
 from collapselab.core.sweep import Task, WorkerPool, cell_key, derive_seed, run_tasks
 
-__all__ = ["STORE_NAME", "RunInterrupted", "RunReport", "plan", "redraw", "run_experiment", "store_path"]
+__all__ = ["STORE_NAME", "Job", "RunInterrupted", "RunReport", "plan", "redraw", "run_experiment", "store_path"]
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -103,56 +103,99 @@ def run_experiment(name: str, *, preset: str = "smoke", overrides: list[str] | N
 
     Raises ``ParamError``/``UnknownExperiment``/``StoreError`` for user mistakes, before any work.
     """
-    experiment = get_experiment(name)
-    check_stream(stream)
-    params = resolve_params(experiment.params, experiment.presets, preset, overrides, seeds)
-    tasks = plan(experiment, params, device, stream)
-    out_dir = Path(out_dir)
+    job = Job(name, preset=preset, overrides=overrides, seeds=seeds, device=device, stream=stream,
+              retry_failed=retry_failed, sort_by_cost=workers > 1)
     with Store(store_path(out_dir)) as store:
-        stored = store.cell_status(name, stream)
-        todo = [t for t in tasks if (t.cell_key, t.replicate) not in stored
-                or (retry_failed and stored[(t.cell_key, t.replicate)] == "failed")]
-        if experiment.cell_cost is not None and workers > 1:  # longest first: a short cell ends the sweep
-            todo.sort(key=lambda t: -experiment.cell_cost(t.cell))
-        counts = {"total": len(tasks), "skipped": len(tasks) - len(todo), "done": 0, "failed": 0}
-        run_id = new_run_id()
-        store.start_run(run_id, name, preset, params.model_dump(mode="json"), info=run_info(device, backend),
-                        stream=stream)
+        job.start(store, backend)
         if progress:
-            progress.start(name, len(tasks), counts["skipped"])
-        status = "interrupted"
+            progress.start(name, len(job.tasks), job.counts["skipped"])
+        finished = False
         try:
             try:
-                for record in run_tasks(todo, backend=backend, workers=workers, ray_address=ray_address,
-                                          pool=pool):
-                    store.put_cell(record, run_id)
-                    counts[record.status] += 1
+                for record in run_tasks(job.todo, backend=backend, workers=workers, ray_address=ray_address,
+                                        pool=pool):
+                    job.put(store, record)
                     if progress:
                         progress.advance(record)
             except KeyboardInterrupt:
-                raise RunInterrupted(name, counts["done"] + counts["failed"], len(tasks)) from None
-            status = "finished"
+                raise RunInterrupted(name, job.counts["done"] + job.counts["failed"], len(job.tasks)) from None
+            finished = True
         finally:
             if progress:
                 progress.stop()
-            if status != "finished":
-                store.finish_run(run_id, status=status, counts=counts, claims=[])
-        keys = [(t.cell_key, t.replicate) for t in tasks]
-        frame = store.frame(name, keys, stream=stream)
-        failures = [f for f in store.failures(name, stream) if (f[0], f[1]) in set(keys)]
-        artifact_dir = out_dir / name / run_id
-        analysis, analysis_error = _analyze(experiment, frame, params)
-        claims = stamp_declarations(experiment, evaluate_claims(experiment.claims,
-                                                                Results(frame, params, analysis.tables)))
-        analysis_error = _write_artifacts(artifact_dir, experiment, params, preset, run_id, analysis, claims,
-                                          store.artifacts(name, keys, stream), counts, analysis_error, stream)
-        store.finish_run(run_id, status="finished" if not analysis_error else "analysis-failed", counts=counts,
-                         claims=[c.to_dict() for c in claims])
-    report = RunReport(name, run_id, preset, params, frame, claims, artifact_dir, counts, failures,
-                       analysis_error, stream)
+            if not finished:
+                job.interrupt(store)
+        report = job.finish(store, out_dir)
     if on_report is not None:
         on_report(report)
     return report
+
+
+class Job:
+    """One run of one experiment, in steps, so that several runs can share one queue of cells
+    (:func:`collapselab.core.reproduce.reproduce`): resolve the parameters and plan the grid (here:
+    user mistakes raise before any work), :meth:`start` it in the store (the cells still to run are
+    ``todo``), :meth:`put` each finished cell, then :meth:`finish` (summarize, claims, figures,
+    artifacts), or :meth:`interrupt`.
+
+    ``sort_by_cost``: ``todo`` starts with the costliest cells (by the experiment's declared
+    ``cell_cost``), so that on several workers a short cell, not a long one, ends the sweep.
+    """
+
+    def __init__(self, name: str, *, preset: str = "smoke", overrides: list[str] | None = None,
+                 seeds: int | None = None, device: str = "cpu", stream: str = MAIN_STREAM,
+                 retry_failed: bool = False, sort_by_cost: bool = False):
+        self.experiment = get_experiment(name)
+        check_stream(stream)
+        self.name, self.preset, self.device, self.stream = name, preset, device, stream
+        self.retry_failed, self.sort_by_cost = retry_failed, sort_by_cost
+        self.params = resolve_params(self.experiment.params, self.experiment.presets, preset, overrides, seeds)
+        self.tasks = plan(self.experiment, self.params, device, stream)
+        self.todo: list[Task] = []
+        self.counts = {"total": len(self.tasks), "skipped": 0, "done": 0, "failed": 0}
+        self.run_id = ""
+        self.remaining = 0
+
+    def start(self, store: Store, backend: str = "local") -> None:
+        """Open the run in ``store``: the cells not stored yet (or failed, with ``retry_failed``) are ``todo``."""
+        stored = store.cell_status(self.name, self.stream)
+        self.todo = [t for t in self.tasks if (t.cell_key, t.replicate) not in stored
+                     or (self.retry_failed and stored[(t.cell_key, t.replicate)] == "failed")]
+        if self.experiment.cell_cost is not None and self.sort_by_cost:
+            self.todo.sort(key=lambda t: -self.experiment.cell_cost(t.cell))
+        self.counts["skipped"] = len(self.tasks) - len(self.todo)
+        self.remaining = len(self.todo)
+        self.run_id = new_run_id()
+        store.start_run(self.run_id, self.name, self.preset, self.params.model_dump(mode="json"),
+                        info=run_info(self.device, backend), stream=self.stream)
+
+    def put(self, store: Store, record: CellRecord) -> None:
+        """Store one finished cell of this run."""
+        store.put_cell(record, self.run_id)
+        self.counts[record.status] += 1
+        self.remaining -= 1
+
+    def interrupt(self, store: Store) -> None:
+        """Close the run as interrupted (its finished cells stay in the store)."""
+        store.finish_run(self.run_id, status="interrupted", counts=self.counts, claims=[])
+
+    def finish(self, store: Store, out_dir: str | Path) -> RunReport:
+        """Analyse the stored cells of the grid, judge the claims, write the artifacts; close the run."""
+        name, tasks, experiment, params = self.name, self.tasks, self.experiment, self.params
+        keys = [(t.cell_key, t.replicate) for t in tasks]
+        frame = store.frame(name, keys, stream=self.stream)
+        failures = [f for f in store.failures(name, self.stream) if (f[0], f[1]) in set(keys)]
+        artifact_dir = Path(out_dir) / name / self.run_id
+        analysis, analysis_error = _analyze(experiment, frame, params)
+        claims = stamp_declarations(experiment, evaluate_claims(experiment.claims,
+                                                                Results(frame, params, analysis.tables)))
+        analysis_error = _write_artifacts(artifact_dir, experiment, params, self.preset, self.run_id, analysis,
+                                          claims, store.artifacts(name, keys, self.stream), self.counts,
+                                          analysis_error, self.stream)
+        store.finish_run(self.run_id, status="finished" if not analysis_error else "analysis-failed",
+                         counts=self.counts, claims=[c.to_dict() for c in claims])
+        return RunReport(name, self.run_id, self.preset, params, frame, claims, artifact_dir, self.counts,
+                         failures, analysis_error, self.stream)
 
 
 def _analyze(experiment: Experiment, frame: pd.DataFrame, params: Params) -> tuple[Analysis, str | None]:

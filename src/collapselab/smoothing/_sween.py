@@ -57,6 +57,18 @@ class SWEEN(nn.Module):
         """alpha = softmax(w), shape (K,), on the simplex."""
         return torch.softmax(self.w.detach(), dim=0)
 
+    def for_inference(self) -> SWEEN:
+        """A new SWEEN with the same weights ``w`` and each member replaced by
+        :func:`collapselab.nn.fused_for_inference` of it (batch norms folded into the convolutions,
+        channels-last layout): the same ensemble up to float rounding, faster to evaluate on many noisy
+        copies (the members are frozen, so nothing is lost). ``self`` is not modified."""
+        from collapselab.nn import fused_for_inference
+
+        fast = SWEEN([fused_for_inference(m) for m in self.members])
+        with torch.no_grad():
+            fast.w.copy_(self.w.detach())
+        return fast.to(self.w.device)
+
     def member_probs(self, x: torch.Tensor) -> torch.Tensor:
         """softmax(f_i(x)) for every member: (B, K, C)."""
         return torch.stack([torch.softmax(m(x), dim=-1) for m in self.members], dim=1)
@@ -288,7 +300,8 @@ def train_with_noise(model: nn.Module, x: torch.Tensor, y: torch.Tensor, sigma: 
                      batch_size: int = 128, lr: float = 1e-3, weight_decay: float = 0.0,
                      optimizer: str = "adam", augment=None, milestones: Sequence[int] = (),
                      gamma: float = 0.1, device: str | torch.device = "cpu",
-                     generator: torch.Generator | int | None = None) -> list[float]:
+                     generator: torch.Generator | int | None = None,
+                     channels_last: bool | None = None) -> list[float]:
     """Gaussian noise augmentation (Cohen et al. Sec. 4): train on x + delta, delta ~ N(0, sigma^2 I),
     one fresh draw per image per epoch, so that f is accurate under the noise the smoothing adds.
 
@@ -296,20 +309,46 @@ def train_with_noise(model: nn.Module, x: torch.Tensor, y: torch.Tensor, sigma: 
     The batch order comes from ``generator`` (CPU); the noise from a device generator seeded from it.
     ``milestones`` (epochs) multiply the rate by ``gamma`` (the release: 150 and 300 of 400 epochs).
     Returns the mean loss per epoch (:func:`collapselab.nn.fit`).
+
+    Layout: with ``channels_last`` the model and the noisy batches are in channels-last memory format
+    during training (the same arithmetic and noise; only the float rounding of the convolutions may
+    differ); the model is returned to the contiguous format afterwards. None (default): channels-last
+    on a CPU for a conv net with batch norm or no normalisation (no GroupNorm / LayerNorm /
+    InstanceNorm): one thread, batch 128 of MNIST, ConvNet-w8 and -w32 (batch norm) 1.1-1.9x and LeNet
+    1.15-1.4x faster per step; contiguous for everything else (group-norm conv nets train slower in
+    channels-last, and MLPs have no image layout) and on a GPU (not measured).
     """
     from collapselab.nn import fit
 
     sigma = check_real("sigma", sigma, low=0.0)
     gen = as_torch_generator(generator)
     noise_gen = spawn(gen, device)
+    if channels_last is None:
+        channels_last = torch.device(device).type == "cpu" and _channels_last_pays(model)
 
     def noisy(xb: torch.Tensor, g: torch.Generator | None) -> torch.Tensor:
         if augment is not None:
             xb = augment(xb, g)
-        return xb + sigma * torch.randn(xb.shape, generator=noise_gen, device=xb.device)
+        xb = xb + sigma * torch.randn(xb.shape, generator=noise_gen, device=xb.device)
+        return xb.contiguous(memory_format=torch.channels_last) if channels_last and xb.ndim == 4 else xb
 
-    return fit(model, x, y, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-               optimizer=optimizer, augment=noisy, device=device, generator=gen, **_steps(milestones, gamma))
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    try:
+        return fit(model, x, y, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                   optimizer=optimizer, augment=noisy, device=device, generator=gen,
+                   **_steps(milestones, gamma))
+    finally:
+        if channels_last:  # contiguous at rest (safetensors refuses non-contiguous weights)
+            model.to(memory_format=torch.contiguous_format)
+
+
+def _channels_last_pays(model: nn.Module) -> bool:
+    """A conv net with batch norm or no normalisation: no GroupNorm / LayerNorm / InstanceNorm, whose
+    kernels are slower in channels-last (the layout choice of :func:`train_with_noise`)."""
+    mods = list(model.modules())
+    return (any(isinstance(m, nn.Conv2d) for m in mods)
+            and not any(isinstance(m, (nn.GroupNorm, nn.LayerNorm, nn.InstanceNorm2d)) for m in mods))
 
 
 def _steps(milestones: Sequence[int], gamma: float) -> dict:

@@ -357,5 +357,6 @@ register(Experiment(
                       "lr": 3e-4, "n_test": 10_000, "seeds": 3, "resolution": 0.02,
                       "strategies": list(STRATEGIES)}},
     cells=cells, run_cell=run_cell, summarize=summarize, plot=plot, main_figure="accuracy_vs_size",
-    claims=CLAIMS, version=6, uses_device=True,  # v6: the real-data control arm (new cell: strategies list)
+    claims=CLAIMS, version=7, uses_device=True,  # v6: the real-data control arm (new cell: strategies list)
+    # v7: no change but fresh seeds (oracle's v7 had been judged on v6's seeds)
 ))

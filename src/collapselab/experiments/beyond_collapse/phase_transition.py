@@ -166,12 +166,12 @@ register(Experiment(
     claims=[
         Claim("below", "Below p* (grid points at least `margin` below) the accuracy at the largest N is "
               "within 0.01 of the Bayes accuracy Phi(||mu||)", lambda r: _check_side(r, True, 0.01),
-              source="Sec. 4 (theory: optimal performance below the breakdown point)", kind="paper",
+              source="Sec. 4 (theory: optimal performance below the breakdown point)", kind="consistency",
               test="max over grid points p <= p* - margin of |mean accuracy - Bayes| at the largest N <= 0.01 "
               "(mean over seeds; accuracy exact on the mixture, so the only noise is the finite-N fit)"),
         Claim("above", "Above p* (grid points at least `margin` above) the accuracy at the largest N is "
               "within 0.02 of 1 - Bayes accuracy", lambda r: _check_side(r, False, 0.02),
-              source="Sec. 4 (theory: collapse above the breakdown point)", kind="paper",
+              source="Sec. 4 (theory: collapse above the breakdown point)", kind="consistency",
               test="max over grid points p >= p* + margin of |mean accuracy - (1 - Bayes)| at the largest N <= "
               "0.02 (looser than 'below': fewer pairs are kept above p*; docs/beyond-collapse.md#tolerances)"),
         Claim("transition", "The empirical transition (mean accuracy at the largest N crossing 1/2) lies "

@@ -225,7 +225,8 @@ CLAIMS = [
           test="per task, the standard transformer trained at the declared fixed width (quick 32, full 256) at "
                "every size; PASS iff every (size, replicate) reaches the threshold test exact match (0.9); FAIL "
                "iff one does not; INCONCLUSIVE with fewer than 3 replicates or 2 sizes; all tasks must PASS. "
-               "(The minimal-width exponent stays a descriptive table and efficient-sqrt's gate.) " + GATE),
+               "(The minimal-width exponent stays a descriptive table and efficient-sqrt's gate.) " + GATE,
+          scale="full"),  # quick's L span (1.67x) cannot tell a constant width from sqrt(L) growth at width 32
     Claim("efficient-sqrt", "Sparse and linear transformers need a width growing at least like sqrt(L) on "
           "general DP tasks (LIS, ED) where a standard transformer's width stays constant: exponent >= 1/2, "
           "judged against the midpoint 0.25 between the theories, on the tasks where the standard model's "

@@ -158,7 +158,8 @@ register(Experiment(
               "the large model, at every sigma", _check_time, source=_SOURCE, kind="paper",
               test="per sigma: one-sided paired test over seeds of log(large CPU seconds) - log(small + weights CPU "
                    "seconds), both measured in the same cell, alpha 0.05 (stats.beats); FAIL when the CI "
-                   "half-width <= log 1.25 and the test does not reject; needs >= 2 seeds"),
+                   "half-width <= log 1.25 and the test does not reject; the exact sign-flip test needs >= 5 seeds to "
+                   "PASS (at 3 seeds its smallest one-sided p is 1/8: INCONCLUSIVE or FAIL only)"),
     ],
     version=4,  # 2: one family (ConvNets), 3 seeds, sigma 0.5, paired claims, named seed streams; 3: distinct
     # test images per seed (audit B9: the same 50 images served every seed); 4: 150 images per seed, the
