@@ -5,7 +5,7 @@ and the one training loop (:class:`Trainer`, configured by :class:`TrainConfig`)
 
 from collapselab.nn.attention import ATTENTIONS, get_attention, register_attention
 from collapselab.nn.batched import Replicates, decoder_replicates, fit_replicates, train_replicates
-from collapselab.nn.inference import fused_for_inference
+from collapselab.nn.inference import fused_for_inference, prefers_channels_last
 from collapselab.nn.init import init_parameters
 from collapselab.nn.lm_train import DECODER, epoch_sampler, train_decoder, train_steps
 from collapselab.nn.loop import (
@@ -24,5 +24,5 @@ from collapselab.nn.transformer import DecoderLM, sequence_loss
 __all__ = ["ATTENTIONS", "DECODER", "FIT", "MLP", "ConvNet", "DecoderLM", "LeNet", "TrainConfig", "TrainHistory",
            "Trainer", "Replicates", "decoder_replicates", "fit_replicates", "train_replicates",
            "accuracy", "autocast", "epoch_sampler", "fit", "fused_for_inference", "get_attention", "init_parameters",
-           "iterate_minibatches", "lr_at", "make_optimizer", "param_groups", "predict_logits",
+           "iterate_minibatches", "lr_at", "make_optimizer", "param_groups", "predict_logits", "prefers_channels_last",
            "register_attention", "sequence_loss", "train_decoder", "train_steps"]

@@ -324,7 +324,9 @@ def train_with_noise(model: nn.Module, x: torch.Tensor, y: torch.Tensor, sigma: 
     gen = as_torch_generator(generator)
     noise_gen = spawn(gen, device)
     if channels_last is None:
-        channels_last = torch.device(device).type == "cpu" and _channels_last_pays(model)
+        from collapselab.nn import prefers_channels_last
+
+        channels_last = torch.device(device).type == "cpu" and prefers_channels_last(model)
 
     def noisy(xb: torch.Tensor, g: torch.Generator | None) -> torch.Tensor:
         if augment is not None:
@@ -342,13 +344,6 @@ def train_with_noise(model: nn.Module, x: torch.Tensor, y: torch.Tensor, sigma: 
         if channels_last:  # contiguous at rest (safetensors refuses non-contiguous weights)
             model.to(memory_format=torch.contiguous_format)
 
-
-def _channels_last_pays(model: nn.Module) -> bool:
-    """A conv net with batch norm or no normalisation: no GroupNorm / LayerNorm / InstanceNorm, whose
-    kernels are slower in channels-last (the layout choice of :func:`train_with_noise`)."""
-    mods = list(model.modules())
-    return (any(isinstance(m, nn.Conv2d) for m in mods)
-            and not any(isinstance(m, (nn.GroupNorm, nn.LayerNorm, nn.InstanceNorm2d)) for m in mods))
 
 
 def _steps(milestones: Sequence[int], gamma: float) -> dict:
