@@ -1,15 +1,17 @@
 """Reproduce everything: run every registered experiment at a preset (resuming), then the report.
 
 ``reproduce(out_dir, preset="quick")`` runs the experiments of every paper (or of the papers named in
-``only``) through :func:`~collapselab.core.runner.run_experiment`, so cells already in the store are
-reused and an interrupted reproduction resumes where it stopped. An experiment that crashes (a bug in
+``only``) as :class:`~collapselab.core.runner.Job` runs (one queue of cells on several workers,
+:func:`~collapselab.core.runner.run_experiment` one after another on one), so cells already in the store
+are reused and an interrupted reproduction resumes where it stopped. An experiment that crashes (a bug in
 its ``cells``, say) is recorded and the others still run. It then writes the static site and
 ``report.html``, and returns a :class:`Reproduction` whose :meth:`~Reproduction.summary` says, per
 paper, how many paper claims PASS, FAIL, are INCONCLUSIVE or ERROR, and how many consistency checks PASS
 (counted apart: they never count as reproducing a paper).
 
 ``streams=("main", "confirm")`` (``collapselab reproduce --confirm``) runs the whole selection on the
-``main`` seed stream and then again on ``confirm`` (independent seeds, same grid); the summary then gives
+``main`` seed stream and on ``confirm`` (independent seeds, same grid; in one queue with several workers,
+main then confirm with one); the summary then gives
 the stream-agreement headline of the ledger: claims that PASS (FAIL, ...) on both streams, and those whose
 streams differ.
 """
@@ -119,9 +121,9 @@ def reproduce(out_dir: str | Path = "results", *, preset: str = "quick", only: l
               on_start: Callable[[str], Any] | None = None,
               streams: tuple[str, ...] = (MAIN_STREAM,)) -> Reproduction:
     """Run (resuming) every experiment of the selected papers at ``preset`` on each seed stream of
-    ``streams`` in turn (``main`` then ``confirm`` for a confirmation), then write the report.
+    ``streams`` (``main`` and ``confirm`` for a confirmation), then write the report.
 
-    With ``workers`` > 1 the cells of every experiment and stream form one queue, longest forecast first
+    With ``workers`` > 1 the cells of every experiment and stream form one queue, the longest runs first
     (:func:`_one_queue`): each experiment is analysed as soon as its last cell is stored, while the workers
     run the rest; with one worker the experiments run one after another in-process.
 
