@@ -124,6 +124,10 @@ def test_estimate_order_stored_then_declared_rate_then_flops(toy, tmp_path):
     declared = estimate(NAME, preset="quick", out_dir=empty, rates=rates, workers=2)
     assert declared.seconds == pytest.approx(3.0 * cost / 2) and declared.missing == 12
     assert declared.basis == f"declared rate (calibrated 2026-12-07 on Toy CPU (2 cores), v{toy.version})"
+    longest = max(_cost(c) for c in toy.cells(quick))
+    assert longest > cost / 12  # unequal cells: on 12 workers the longest cell is the wall time
+    wide = estimate(NAME, preset="quick", out_dir=empty, rates=rates, workers=12)
+    assert wide.seconds == pytest.approx(3.0 * longest)
 
     old = CellRates("m", "2026-12-01", {NAME: Rate(toy.version - 1, 3.0, 12, "quick")})
     stale = estimate(NAME, preset="quick", out_dir=empty, rates=old)

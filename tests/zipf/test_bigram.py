@@ -28,6 +28,17 @@ def test_hutter_pp_error_matches_dense_tv():
     assert h.error(m) == pytest.approx(dense, rel=1e-12)
 
 
+@pytest.mark.parametrize("T", [20, 300, 5000])  # 180 pairs: counted by sorting when 180 > 8 T (T = 20), dense above
+def test_hutter_pp_counts_are_the_sorted_distinct_pairs(T):
+    m = TailedBigram(1.5, 12, 15, rng=0)
+    ctx, tok = m.sample(T, rng=3)
+    h = HutterPlusPlus(12, 15).fit(ctx, tok)
+    keys, counts = np.unique(ctx * 15 + tok, return_counts=True)
+    np.testing.assert_array_equal(h.pairs_, np.stack([keys // 15, keys % 15], axis=1))
+    np.testing.assert_array_equal(h.pair_counts_, counts)
+    np.testing.assert_array_equal(h.context_counts_, np.bincount(ctx, minlength=12))
+
+
 @pytest.mark.parametrize("top_k", [None, 4])
 def test_hutter_pp_exact_matches_monte_carlo(top_k):
     m = TailedBigram(2.5, 20, 25, rng=0)

@@ -16,8 +16,9 @@ The forecast of the missing (cell, replicate) tasks ``C`` of an experiment takes
 4. else "unknown" (a user's experiment with neither stored cells nor a declared, calibrated cost).
 
 Except under rule 3, the time on ``workers`` workers is the one-worker total divided by
-``min(workers, |C|)``: cells are assumed to overlap perfectly, which a grid of very unequal cells does not
-quite do. Nothing runs and nothing is written (the store is only read, when it exists).
+``min(workers, |C|)``, or the longest single cell when that is longer (a cell runs on one worker): cells
+are otherwise assumed to overlap perfectly, which a grid of very unequal cells does not quite do. Nothing
+runs and nothing is written (the store is only read, when it exists).
 """
 
 from __future__ import annotations
@@ -81,23 +82,23 @@ def estimate(name: str, *, preset: str, out_dir: str | Path, overrides: list[str
     if same:
         cost = exp.cell_cost or (lambda _c: 1.0)
         rate = sum(c.wall for c in same) / max(sum(cost(c.params) for c in same), 1e-12)  # s per unit of cost
-        total = rate * sum(cost(c) for c in missing)
+        costs = [float(cost(c)) for c in missing]
         basis = (f"{len(same)} stored cell(s) on {kind}"
                  + (", scaled by the declared cell cost" if exp.cell_cost else ", mean time per cell"))
         known = {cell_key(c.params, 0) for c in same}  # version 0 on both sides: the parameters alone
         forecast = bool(exp.cell_cost) or any(cell_key(c, 0) in known for c in missing)
         if not forecast:
             basis += " of other parameters: not a forecast for these cells (no declared cell cost)"
-        return Estimate(name, len(tasks), n_stored, total / parallel, basis, forecast)
+        return Estimate(name, len(tasks), n_stored, _wall(rate, costs, parallel), basis, forecast)
     rates = read_rates() if rates is None else rates
     declared = rates.experiments.get(name)
     if kind == "cpu" and exp.cell_cost is not None and declared is not None:
-        total = declared.cpu_seconds_per_unit * sum(float(exp.cell_cost(c)) for c in missing)
+        costs = [float(exp.cell_cost(c)) for c in missing]
         basis = f"declared rate (calibrated {rates.measured} on {rates.machine or 'an unrecorded machine'}, " \
                 f"v{declared.version})"
         if declared.version != exp.version:
             basis += f"; the experiment is now v{exp.version}"
-        return Estimate(name, len(tasks), n_stored, total / parallel, basis)
+        return Estimate(name, len(tasks), n_stored, _wall(declared.cpu_seconds_per_unit, costs, parallel), basis)
     if kind == "cuda" and exp.cell_flops is not None:
         flops = sum(float(exp.cell_flops(c)) for c in missing)
         seconds = flops / CUDA_FLOPS_PER_SECOND + CUDA_SECONDS_PER_CELL * len(missing) / parallel
@@ -114,6 +115,12 @@ def estimate(name: str, *, preset: str, out_dir: str | Path, overrides: list[str
         why = "no calibrated rate in cell_rates.json"
     return Estimate(name, len(tasks), n_stored, None,
                     f"unknown: no stored cell of this experiment on {kind} and {why}")
+
+
+def _wall(rate: float, costs: list[float], parallel: int) -> float:
+    """Seconds on ``parallel`` workers of cells of these costs at ``rate`` seconds per unit: the total
+    shared by the workers, or the longest cell when it is longer (one cell runs on one worker)."""
+    return rate * max(sum(costs) / parallel, max(costs))
 
 
 def format_seconds(seconds: float | None) -> str:

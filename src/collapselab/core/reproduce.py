@@ -19,8 +19,8 @@ streams differ.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,16 +160,12 @@ def reproduce(out_dir: str | Path = "results", *, preset: str = "quick", only: l
             for outcome, name in runs:
                 if on_start:
                     on_start(label(outcome, name))
-                try:
+                with _recorded(outcome.errors, name):
                     outcome.reports.append(run_experiment(
                         name, preset=preset, out_dir=out_dir, workers=workers, backend=backend,
                         ray_address=ray_address, device=device_of(name), retry_failed=retry_failed,
                         progress=progress() if progress else None, on_report=on_report, pool=pool,
                         stream=outcome.stream))
-                except Exception as exc:  # one broken experiment must not stop the others
-                    if _is_user_error(exc):
-                        raise
-                    outcome.errors[name] = _last_line(exc)
     order = {name: i for i, name in enumerate(experiments)}
     for outcome in outcomes:  # registry order, whatever order the runs finished in
         outcome.reports.sort(key=lambda r: order.get(r.experiment, len(order)))
@@ -205,13 +201,9 @@ def _one_queue(runs: list[tuple[PaperOutcome, str]], out_dir: str | Path, *, lab
     rates = read_rates().experiments
     jobs: list[tuple[PaperOutcome, Job]] = []
     for outcome, name in runs:
-        try:
+        with _recorded(outcome.errors, name):
             jobs.append((outcome, Job(name, preset=preset, device=device_of(name), stream=outcome.stream,
                                       retry_failed=retry_failed, sort_by_cost=True)))
-        except Exception as exc:
-            if _is_user_error(exc):
-                raise
-            outcome.errors[name] = _last_line(exc)
 
     def seconds(job: Job, task) -> float:
         exp, rate = job.experiment, rates.get(job.name)
@@ -222,12 +214,10 @@ def _one_queue(runs: list[tuple[PaperOutcome, str]], out_dir: str | Path, *, lab
     def finish(outcome: PaperOutcome, job: Job, store: Store) -> None:
         if on_start:
             on_start(label(outcome, job.name))
-        try:
+        report = None
+        with _recorded(outcome.errors, job.name):
             report = job.finish(store, out_dir)
-        except Exception as exc:
-            if _is_user_error(exc):
-                raise
-            outcome.errors[job.name] = _last_line(exc)
+        if report is None:
             return
         outcome.reports.append(report)
         if on_report is not None:
@@ -271,6 +261,19 @@ def _one_queue(runs: list[tuple[PaperOutcome, str]], out_dir: str | Path, *, lab
                 for _, job in jobs:
                     if job.remaining:
                         job.interrupt(store)
+
+
+@contextmanager
+def _recorded(errors: dict[str, str], name: str) -> Iterator[None]:
+    """Run the block; if it raises, record the error's last line as ``errors[name]`` so that one broken
+    experiment does not stop the others, except errors the user must fix (:func:`_is_user_error`), which
+    propagate at once."""
+    try:
+        yield
+    except Exception as exc:
+        if _is_user_error(exc):
+            raise
+        errors[name] = _last_line(exc)
 
 
 def _last_line(exc: Exception) -> str:

@@ -4,7 +4,7 @@ and the one training loop (:class:`Trainer`, configured by :class:`TrainConfig`)
 (decoder-only LMs), and :func:`fused_for_inference` (batch norm folded into convolutions)."""
 
 from collapselab.nn.attention import ATTENTIONS, get_attention, register_attention
-from collapselab.nn.batched import Replicates, decoder_replicates, fit_replicates, train_replicates
+from collapselab.nn.batched import Replicates, decoder_replicates, fit_replicates, stacked_forward, train_replicates
 from collapselab.nn.inference import fused_for_inference, prefers_channels_last
 from collapselab.nn.init import init_parameters
 from collapselab.nn.lm_train import DECODER, epoch_sampler, train_decoder, train_steps
@@ -25,4 +25,4 @@ __all__ = ["ATTENTIONS", "DECODER", "FIT", "MLP", "ConvNet", "DecoderLM", "LeNet
            "Trainer", "Replicates", "decoder_replicates", "fit_replicates", "train_replicates",
            "accuracy", "autocast", "epoch_sampler", "fit", "fused_for_inference", "get_attention", "init_parameters",
            "iterate_minibatches", "lr_at", "make_optimizer", "param_groups", "predict_logits", "prefers_channels_last",
-           "register_attention", "sequence_loss", "train_decoder", "train_steps"]
+           "register_attention", "sequence_loss", "stacked_forward", "train_decoder", "train_steps"]

@@ -31,6 +31,13 @@ number of steps. What does not batch: early stopping (replicates would stop at d
 skipped steps (a batch with nothing to learn), dropout and batch norm in training mode (their
 randomness and running statistics are not per replicate under ``vmap``): :func:`train_replicates`
 refuses the first two; models with the last two fail in ``vmap``.
+
+Two ways to run the K replicates. A model that is a chain of Flatten / Linear / ReLU / Tanh / GELU /
+Identity layers (:class:`collapselab.nn.MLP` without dropout, a plain ``nn.Sequential``) runs through
+:func:`stacked_forward`: each Linear layer is one ``torch.baddbmm`` over the stacked weights (K, out, in),
+with no ``vmap`` or ``functional_call`` between the operations, which is what makes K replicates of a
+small MLP cost little more than one. Any other model (decoders, convolutional nets) runs its own forward
+under ``torch.vmap``.
 """
 
 from __future__ import annotations
@@ -50,6 +57,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from collapselab._validation import check_int
 from collapselab.nn.loop import TrainConfig, autocast, lr_at
+from collapselab.nn.models import MLP
 
 Collate = Callable[[list[torch.Tensor]], tuple[tuple[torch.Tensor, ...], dict[str, Any]]]
 
@@ -62,6 +70,68 @@ class Replicates:
     models: list[nn.Module]
     losses: list[list[float]]  # [k][step]: the loss of every step of replicate k
     epoch_losses: list[list[float]] = field(default_factory=list)  # [k][epoch]: mean loss per row
+
+
+_ACTIVATIONS: dict[type[nn.Module], Callable[[nn.Module, torch.Tensor], torch.Tensor]] = {
+    nn.ReLU: lambda m, x: F.relu(x),
+    nn.Tanh: lambda m, x: torch.tanh(x),
+    nn.GELU: lambda m, x: F.gelu(x, approximate=m.approximate),
+    nn.Identity: lambda m, x: x,
+}
+
+
+def _chain(module: nn.Module, prefix: str) -> list[tuple[str, nn.Module]] | None:
+    """The layers of ``module`` in the order its forward applies them, with their parameter prefixes, or
+    None when its forward is not known to be that chain."""
+    if type(module) is MLP:
+        return _chain(module.net, prefix + "net.")
+    if type(module) is nn.Sequential:
+        layers: list[tuple[str, nn.Module]] = []
+        for name, child in module.named_children():
+            sub = _chain(child, f"{prefix}{name}.")
+            if sub is None:
+                return None
+            layers += sub
+        return layers
+    if type(module) in (nn.Linear, nn.Flatten, *_ACTIVATIONS):
+        return [(prefix, module)]
+    if type(module) is nn.Dropout and module.p == 0:
+        return [(prefix, nn.Identity())]
+    return None
+
+
+def stacked_forward(model: nn.Module) -> Callable[[dict[str, torch.Tensor], torch.Tensor], torch.Tensor] | None:
+    """``forward(params, x)``: K stacked replicates of ``model`` run on stacked inputs x (K, B, ...) with
+    their stacked parameters (``{name: (K, ...)}``, as ``torch.func.stack_module_state`` names them).
+
+    For a chain of Flatten / Linear / ReLU / Tanh / GELU / Identity layers (and dropout with p = 0):
+    Linear with weight W (out, in) and bias b maps replicate k's rows by y_k = x_k W_k^T + b_k, one
+    ``torch.baddbmm`` for the K replicates; Flatten(start_dim=1) flattens each replicate's rows
+    (B, ...) -> (B, -1); the activations act elementwise. Returns None for any other model (one with
+    buffers, dropout with p > 0, or layers outside this list), which then runs under ``torch.vmap``.
+    """
+    layers = _chain(model, "")
+    if layers is None or any(True for _ in model.buffers()):
+        return None
+    if any(isinstance(m, nn.Flatten) and (m.start_dim, m.end_dim) != (1, -1) for _, m in layers):
+        return None
+
+    def forward(params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        for prefix, m in layers:
+            if isinstance(m, nn.Linear):
+                K, w = x.shape[0], params[prefix + "weight"]
+                rows = x.reshape(K, -1, x.shape[-1])
+                b = params.get(prefix + "bias")
+                y = torch.bmm(rows, w.transpose(1, 2)) if b is None else torch.baddbmm(
+                    b.unsqueeze(1), rows, w.transpose(1, 2))
+                x = y.reshape(*x.shape[:-1], w.shape[1])
+            elif isinstance(m, nn.Flatten):
+                x = x.reshape(x.shape[0], x.shape[1], -1)
+            else:
+                x = _ACTIVATIONS[type(m)](m, x)
+        return x
+
+    return forward
 
 
 def clip_per_replicate(grads: Sequence[torch.Tensor], max_norm: float) -> torch.Tensor:
@@ -109,7 +179,8 @@ def _check_config(config: TrainConfig) -> None:
 def train_replicates(make_model: Callable[[int], nn.Module], seeds: Sequence[int],
                      sampler: Callable[[int, int], Iterable[torch.Tensor]], collate: Collate,
                      loss_fn: Callable[..., torch.Tensor], config: TrainConfig, *, steps: int, epochs: int = 1,
-                     device: str | torch.device = "cpu") -> Replicates:
+                     device: str | torch.device = "cpu",
+                     stacked_loss: Callable[..., torch.Tensor] | None = None) -> Replicates:
     """Train K = len(seeds) replicates of ``make_model(seed)`` together (see the module docstring).
 
     Epoch e of replicate k is one pass over ``sampler(k, e)`` (index tensors drawn from replicate k's
@@ -118,7 +189,10 @@ def train_replicates(make_model: Callable[[int], nn.Module], seeds: Sequence[int
     replicates' inputs stacked along a leading axis of length K and keyword arguments shared by all.
     ``loss_fn(call, *tensors_k, **kwargs)`` is one replicate's loss (a scalar), where ``call(*args,
     **kw)`` runs that replicate's model; it is vmapped over the K replicates. ``steps`` is the length
-    of the schedule (the number of optimiser steps a sequential twin takes). Returns
+    of the schedule (the number of optimiser steps a sequential twin takes). When the model has a
+    :func:`stacked_forward` and ``stacked_loss`` is given, the step's K losses are instead
+    ``stacked_loss(forward, *tensors, **kwargs)`` (shape (K,)), where ``forward(x)`` runs the K replicates
+    on stacked inputs x (K, B, ...) at once; it must equal ``loss_fn`` replicate by replicate. Returns
     :class:`Replicates` with K modules (the models ``make_model`` built, trained in place).
     """
     _check_config(config)
@@ -132,10 +206,20 @@ def train_replicates(make_model: Callable[[int], nn.Module], seeds: Sequence[int
     base = copy.deepcopy(models[0]).to("meta")
     opt = _optimizer(params, config)
 
-    def one(p: dict, b: dict, *tensors: torch.Tensor, **kwargs: Any) -> torch.Tensor:
-        def call(*args: Any, **kw: Any) -> Any:
-            return functional_call(base, (p, b), args, kw)
-        return loss_fn(call, *tensors, **kwargs)
+    forward = stacked_forward(base) if stacked_loss is not None else None
+
+    def losses_of(tensors: tuple[torch.Tensor, ...], kwargs: dict[str, Any]) -> torch.Tensor:
+        """The K replicates' losses (K,) on their stacked batches."""
+        if forward is not None:
+            return stacked_loss(functools.partial(forward, params), *tensors, **kwargs)
+
+        def one(p: dict, b: dict, *ts: torch.Tensor) -> torch.Tensor:
+            def call(*args: Any, **kw: Any) -> Any:
+                return functional_call(base, (p, b), args, kw)
+            return loss_fn(call, *ts, **kwargs)
+
+        with sdpa_kernel([SDPBackend.MATH]):  # the fused attention kernels have no vmap rule (a loop over K)
+            return torch.vmap(one, in_dims=(0, 0, *([0] * len(tensors))))(params, buffers, *tensors)
 
     K, taken = len(models), 0
     losses: list[list[float]] = [[] for _ in range(K)]
@@ -144,7 +228,7 @@ def train_replicates(make_model: Callable[[int], nn.Module], seeds: Sequence[int
         its = [iter(sampler(k, epoch)) for k in range(K)]
         total, count = torch.zeros(K, dtype=torch.float64), 0
         while True:
-            step_loss, rows = _step(its, collate, one, params, buffers, opt, config, K)
+            step_loss, rows = _step(its, collate, losses_of, params, opt, config)
             if step_loss is None:
                 break
             for group in opt.param_groups:
@@ -164,8 +248,8 @@ def train_replicates(make_model: Callable[[int], nn.Module], seeds: Sequence[int
     return Replicates(models, losses, epoch_losses)
 
 
-def _step(its: list[Iterator[torch.Tensor]], collate: Collate, one: Callable, params: dict, buffers: dict,
-          opt: torch.optim.Optimizer, config: TrainConfig, K: int) -> tuple[torch.Tensor | None, int]:
+def _step(its: list[Iterator[torch.Tensor]], collate: Collate, losses_of: Callable, params: dict,
+          opt: torch.optim.Optimizer, config: TrainConfig) -> tuple[torch.Tensor | None, int]:
     """Gradients of one loop step (micro-batches accumulated, clipped per replicate); (losses (K,), rows)
     or (None, 0) when the replicates' batches are exhausted."""
     opt.zero_grad(set_to_none=True)
@@ -176,10 +260,7 @@ def _step(its: list[Iterator[torch.Tensor]], collate: Collate, one: Callable, pa
             break
         if any(i is None for i in idx) or len({len(i) for i in idx}) != 1:
             raise ValueError("the replicates' samplers must yield batches of equal sizes in equal numbers")
-        tensors, kwargs = collate(idx)
-        in_dims = (0, 0, *([0] * len(tensors)))
-        with sdpa_kernel([SDPBackend.MATH]):  # the fused attention kernels have no vmap rule (a loop over K)
-            loss = torch.vmap(functools.partial(one, **kwargs), in_dims=in_dims)(params, buffers, *tensors)
+        loss = losses_of(*collate(idx))
         if config.grad_accum > 1:
             loss = loss / config.grad_accum
         loss.sum().backward()
@@ -206,12 +287,17 @@ def fit_replicates(make_model: Callable[[int], nn.Module], seeds: Sequence[int],
 
     Replicate k is what ``fit(make_model(seeds[k]), x, y, config, epochs=..., batch_size=...,
     generator=generators[k], **options)`` trains: each epoch a permutation of range(n) drawn from its
-    own generator, cut into ``batch_size`` chunks; ``config`` (default :data:`collapselab.nn.FIT`).
+    own generator, cut into ``batch_size`` chunks; ``config`` (default :data:`collapselab.nn.FIT`; with
+    ``fused=None`` the optimiser step is torch's fused kernel, the same update up to float rounding).
+    A chain of Linear layers and activations (:func:`stacked_forward`) runs as batched matrix products,
+    and the default cross-entropy is computed for the K replicates at once.
     No augmentation, validation or early stopping (train those one at a time with ``fit``).
     """
     from collapselab.nn.train import FIT, iterate_minibatches
 
     cfg = TrainConfig.make(config or FIT, **options)
+    if cfg.fused is None:  # one fused optimiser kernel over the stacked tensors (as decoder_replicates)
+        cfg = cfg.replace(fused=torch.device(device).type in ("cpu", "cuda"))
     check_int("epochs", epochs, low=0)
     check_int("batch_size", batch_size, low=1)
     if x.shape[0] != y.shape[0]:
@@ -223,17 +309,27 @@ def fit_replicates(make_model: Callable[[int], nn.Module], seeds: Sequence[int],
 
     def collate(idx: list[torch.Tensor]) -> tuple[tuple[torch.Tensor, ...], dict]:
         i = torch.stack(idx).to(device)  # (K, B)
-        return (xd[i], yd[i]), {}
+        rows = i.reshape(-1)
+        return (xd.index_select(0, rows).view(*i.shape, *xd.shape[1:]), yd.index_select(0, rows).view(i.shape)), {}
 
     def loss(call: Callable, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
         with autocast(device, amp):
             out = call(xb)
         return loss_fn(out.float() if amp else out, yb)
 
+    def stacked(forward: Callable, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        with autocast(device, amp):
+            out = forward(xb)
+        out = out.float() if amp else out
+        if loss_fn is F.cross_entropy and not yb.is_floating_point():  # labels: each replicate's mean over B
+            rows = F.cross_entropy(out.reshape(-1, out.shape[-1]), yb.reshape(-1), reduction="none")
+            return rows.view(yb.shape).mean(1)
+        return torch.vmap(loss_fn)(out, yb)
+
     per_epoch = (x.shape[0] + batch_size - 1) // batch_size
     steps = epochs * ((per_epoch + cfg.grad_accum - 1) // cfg.grad_accum)
     return train_replicates(make_model, seeds, lambda k, _: iterate_minibatches(x.shape[0], batch_size, gens[k]),
-                            collate, loss, cfg, steps=steps, epochs=epochs, device=device)
+                            collate, loss, cfg, steps=steps, epochs=epochs, device=device, stacked_loss=stacked)
 
 
 def decoder_replicates(make_model: Callable[[int], nn.Module], seeds: Sequence[int],

@@ -85,7 +85,16 @@ class HutterPlusPlus:
         if contexts.shape != tokens.shape or contexts.ndim != 1:
             raise ValueError(f"`contexts` and `tokens` must be 1-D of the same length, "
                              f"got {contexts.shape} and {tokens.shape}")
-        keys, counts = np.unique(contexts * self.vocab_size + tokens, return_counts=True)
+        keys = contexts * self.vocab_size + tokens
+        space = self.n_contexts * self.vocab_size
+        if keys.size and space <= 8 * keys.size and keys.min() >= 0:
+            # dense counting when the pair space is at most 8x the sample: one pass, no sort; the same
+            # sorted distinct keys and counts as np.unique
+            dense = np.bincount(keys, minlength=space)
+            keys = np.flatnonzero(dense)
+            counts = dense[keys]
+        else:
+            keys, counts = np.unique(keys, return_counts=True)
         self.pairs_ = np.stack([keys // self.vocab_size, keys % self.vocab_size], axis=1)  # (m, 2)
         self.pair_counts_ = counts
         self.context_counts_ = np.bincount(contexts, minlength=self.n_contexts)

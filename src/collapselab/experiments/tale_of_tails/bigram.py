@@ -76,18 +76,24 @@ def cells(p: BigramParams) -> list[dict]:
 
 
 def cell_cost(cell: dict) -> float:
-    """CPU seconds of one replicate of a cell (one thread), a model of what ``run_cell`` does:
+    """CPU seconds of one replicate of a cell (one thread), a model of what ``run_cell`` does, from timings
+    at n_contexts = vocab_size = 100, 1,000 (quick) and 10,000 (full), T up to 1e8:
 
-    * exact (and ``mc-exact``): hutter_pp_error costs ~ 1.9e-7 s per (context x token x T point)
-      (measured: 0.57 s for 3 T values at 1000 x 1000);
-    * mc: per trial one sample of max(ts) (context, token) draws at ~1e-7 s each, then per T a fit
-      (~2e-8 s per draw) and an error evaluation (~2e-8 s per context x token);
+    * exact (and ``mc-exact``): hutter_pp_error costs ~ 0.034 + 1.6e-5 sqrt(n_contexts x vocab_size) s
+      per T point (its binomial sums run over the contexts' likely counts and the tokens, not over every
+      (context, token) pair: 0.05 s per point at 1,000 x 1,000, 0.2 s at 10,000 x 10,000);
+    * mc: per trial one sample of max(ts) pairs, ~7e-8 s per pair while the arrays stay small and up to
+      ~1.9e-7 s at 1e8 pairs (memory traffic: 7e-8 (1 + max(ts) / 6e7)), then per T a fit (counting,
+      ~1.5e-8 s per pair, plus ~3e-9 s per (context, token) cell when the counts are dense);
 
     plus 0.05 s per cell (model construction)."""
     cv, ts = float(cell["n_contexts"] * cell["vocab_size"]), [float(t) for t in cell["ts"]]
     if cell["kind"] != "mc":
-        return 0.05 + 1.9e-7 * cv * len(ts)
-    return 0.05 + cell["n_trials"] * (1e-7 * max(ts) + 2e-8 * sum(ts) + 2e-8 * cv * len(ts))
+        return 0.05 + len(ts) * (0.034 + 1.6e-5 * cv ** 0.5)
+    t_max = max(ts)
+    sample = 7e-8 * t_max * (1 + t_max / 6e7)
+    fits = sum(1.5e-8 * t + (3e-9 * cv if cv <= 8 * t else 0.0) for t in ts)
+    return 0.05 + cell["n_trials"] * (sample + fits)
 
 
 def run_cell(cell: dict, ctx: CellContext) -> dict:
