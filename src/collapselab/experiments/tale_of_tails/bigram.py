@@ -82,16 +82,17 @@ def cell_cost(cell: dict) -> float:
     * exact (and ``mc-exact``): hutter_pp_error costs ~ 0.034 + 1.6e-5 sqrt(n_contexts x vocab_size) s
       per T point (its binomial sums run over the contexts' likely counts and the tokens, not over every
       (context, token) pair: 0.05 s per point at 1,000 x 1,000, 0.2 s at 10,000 x 10,000);
-    * mc: per trial one sample of max(ts) pairs, ~7e-8 s per pair while the arrays stay small and up to
-      ~1.9e-7 s at 1e8 pairs (memory traffic: 7e-8 (1 + max(ts) / 6e7)), then per T a fit (counting,
-      ~1.5e-8 s per pair, plus ~3e-9 s per (context, token) cell when the counts are dense);
+    * mc: per trial one sample of max(ts) pairs, ~7e-8 s per pair while the arrays stay small and ~1e-7 s
+      at 1e8 pairs (memory traffic: 7e-8 (1 + max(ts) / 2.4e8), fitted to the full run's 200-trial cell),
+      then per T a fit (counting, ~1.5e-8 s per pair, plus ~3e-9 s per (context, token) cell when the counts
+      are dense);
 
     plus 0.05 s per cell (model construction)."""
     cv, ts = float(cell["n_contexts"] * cell["vocab_size"]), [float(t) for t in cell["ts"]]
     if cell["kind"] != "mc":
         return 0.05 + len(ts) * (0.034 + 1.6e-5 * cv ** 0.5)
     t_max = max(ts)
-    sample = 7e-8 * t_max * (1 + t_max / 6e7)
+    sample = 7e-8 * t_max * (1 + t_max / 2.4e8)
     fits = sum(1.5e-8 * t + (3e-9 * cv if cv <= 8 * t else 0.0) for t in ts)
     return 0.05 + cell["n_trials"] * (sample + fits)
 
