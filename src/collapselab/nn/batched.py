@@ -166,6 +166,14 @@ def _optimizer(params: dict[str, torch.Tensor], config: TrainConfig) -> torch.op
     return cls(groups, lr=config.lr, betas=config.betas, fused=config.fused)
 
 
+def _fused_by_default(config: TrainConfig, device: str | torch.device) -> TrainConfig:
+    """``config`` with ``fused=None`` resolved to torch's fused optimiser kernel on CPU and CUDA: one kernel
+    over the stacked tensors (the same update up to float rounding)."""
+    if config.fused is not None:
+        return config
+    return config.replace(fused=torch.device(device).type in ("cpu", "cuda"))
+
+
 def _check_config(config: TrainConfig) -> None:
     if not isinstance(config, TrainConfig):
         raise ValueError(f"`config` must be a TrainConfig, got {type(config).__name__}")
@@ -295,9 +303,7 @@ def fit_replicates(make_model: Callable[[int], nn.Module], seeds: Sequence[int],
     """
     from collapselab.nn.train import FIT, iterate_minibatches
 
-    cfg = TrainConfig.make(config or FIT, **options)
-    if cfg.fused is None:  # one fused optimiser kernel over the stacked tensors (as decoder_replicates)
-        cfg = cfg.replace(fused=torch.device(device).type in ("cpu", "cuda"))
+    cfg = _fused_by_default(TrainConfig.make(config or FIT, **options), device)
     check_int("epochs", epochs, low=0)
     check_int("batch_size", batch_size, low=1)
     if x.shape[0] != y.shape[0]:
@@ -312,15 +318,16 @@ def fit_replicates(make_model: Callable[[int], nn.Module], seeds: Sequence[int],
         rows = i.reshape(-1)
         return (xd.index_select(0, rows).view(*i.shape, *xd.shape[1:]), yd.index_select(0, rows).view(i.shape)), {}
 
-    def loss(call: Callable, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+    def outputs(run: Callable, xb: torch.Tensor) -> torch.Tensor:
         with autocast(device, amp):
-            out = call(xb)
-        return loss_fn(out.float() if amp else out, yb)
+            out = run(xb)
+        return out.float() if amp else out
+
+    def loss(call: Callable, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        return loss_fn(outputs(call, xb), yb)
 
     def stacked(forward: Callable, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-        with autocast(device, amp):
-            out = forward(xb)
-        out = out.float() if amp else out
+        out = outputs(forward, xb)
         if loss_fn is F.cross_entropy and not yb.is_floating_point():  # labels: each replicate's mean over B
             rows = F.cross_entropy(out.reshape(-1, out.shape[-1]), yb.reshape(-1), reduction="none")
             return rows.view(yb.shape).mean(1)
@@ -369,8 +376,7 @@ def decoder_replicates(make_model: Callable[[int], nn.Module], seeds: Sequence[i
             raise ValueError("every row of `loss_mask` must have a learned target")
     last = [m.shape[1] - m.flip(1).long().argmax(1) for m in M]  # one past the last masked target
     first = [m.long().argmax(1) for m in M]
-    if cfg.fused is None:
-        cfg = cfg.replace(fused=device.type in ("cpu", "cuda"))
+    cfg = _fused_by_default(cfg, device)
 
     def collate(idx: list[torch.Tensor]) -> tuple[tuple[torch.Tensor, ...], dict]:
         idx = [i.to(device) for i in idx]

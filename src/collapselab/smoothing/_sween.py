@@ -318,14 +318,12 @@ def train_with_noise(model: nn.Module, x: torch.Tensor, y: torch.Tensor, sigma: 
     1.15-1.4x faster per step; contiguous for everything else (group-norm conv nets train slower in
     channels-last, and MLPs have no image layout) and on a GPU (not measured).
     """
-    from collapselab.nn import fit
+    from collapselab.nn import fit, prefers_channels_last
 
     sigma = check_real("sigma", sigma, low=0.0)
     gen = as_torch_generator(generator)
     noise_gen = spawn(gen, device)
     if channels_last is None:
-        from collapselab.nn import prefers_channels_last
-
         channels_last = torch.device(device).type == "cpu" and prefers_channels_last(model)
 
     def noisy(xb: torch.Tensor, g: torch.Generator | None) -> torch.Tensor:
@@ -343,7 +341,6 @@ def train_with_noise(model: nn.Module, x: torch.Tensor, y: torch.Tensor, sigma: 
     finally:
         if channels_last:  # contiguous at rest (safetensors refuses non-contiguous weights)
             model.to(memory_format=torch.contiguous_format)
-
 
 
 def _steps(milestones: Sequence[int], gamma: float) -> dict:
