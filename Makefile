@@ -34,9 +34,12 @@ test-fast: $(STAMP)
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
 
 # docs/claims.md from a quick reproduction in results/ (`collapselab reproduce --preset quick --confirm`), with a
-# section for the experiments also run at full
+# section for the experiments also run at full; CLAIMS_OUT names several results folders where the full runs
+# were made elsewhere (`make claims-doc CLAIMS_OUT="results results-gpu"`)
+CLAIMS_OUT ?= results
 claims-doc: $(STAMP)
-	$(VENV)/bin/collapselab claims --out results --preset quick --preset full --format md > docs/claims.md
+	$(VENV)/bin/collapselab claims $(foreach d,$(CLAIMS_OUT),--out $(d)) --preset quick --preset full --format md \
+		> docs/claims.md
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -128,7 +128,9 @@ def show_cmd(experiment: Annotated[str, typer.Argument(help="paper-slug/experime
 
 @app.command("claims")
 def claims_cmd(
-    out: Annotated[Path, typer.Option(help="results folder whose latest verdicts are shown")] = Path("results"),
+    out: Annotated[list[Path] | None, typer.Option(help="results folder whose latest verdicts are shown "
+                                                        "(default: results); repeatable: each experiment's "
+                                                        "latest run per stream over all the folders")] = None,
     preset: Annotated[list[str] | None, typer.Option(help="only verdicts of runs at this preset; with --format md "
                                                           "repeatable: the first preset's ledger, then a "
                                                           "section per further preset")] = None,
@@ -140,7 +142,13 @@ def claims_cmd(
     """The claims ledger: every claim with source, kind, declared test, its declaration's version and
     history, and its latest verdict on each seed stream in OUT (DIFFER where the streams disagree)."""
     from collapselab.core.ledger import ledger, preset_section, stream_headline, to_markdown
+    from collapselab.core.store import store_path
 
+    out = out or [Path("results")]
+    if len(out) > 1:
+        for folder in out:
+            if not store_path(folder).is_file():
+                raise UserError(f"--out {folder}: no results store there ({store_path(folder).name})")
     if as_json:
         fmt = "json"
     if fmt not in ("table", "md", "json"):

@@ -6,6 +6,7 @@ import sqlite3
 
 import pytest
 import toy_experiments  # noqa: F401  (registers toy/*)
+from test_cli import run_main
 
 from collapselab.cli import main
 from collapselab.core.ledger import DIFFER, ledger, record_status, stream_headline
@@ -50,6 +51,30 @@ def test_ledger_shows_each_streams_verdict_and_agreement(tmp_path):
     assert row["streams"]["main"]["status"] == row["streams"]["confirm"]["status"] == "PASS"
     assert row["status"] == "PASS" and row["agreement"] == "agree"
     assert rows[("toy/failing-claim", "negative")]["status"] == "not run"
+
+
+def test_ledger_reads_several_results_folders(tmp_path, capsys):
+    """Runs in two folders (a laptop's and a GPU machine's copied back): per experiment and stream the
+    latest run over both; a preset filter picks each preset's run wherever it is; a named folder without
+    a store is a one-line error."""
+    laptop, gpu = tmp_path / "laptop", tmp_path / "gpu"
+    quick = run_experiment("toy/values", preset="quick", out_dir=laptop)
+    smoke = run_experiment("toy/values", preset="smoke", out_dir=gpu)  # started later, elsewhere
+    run_experiment("toy/values", preset="quick", out_dir=gpu, stream="confirm")
+    rows = {r["id"]: r for r in ledger([laptop, gpu]) if r["experiment"] == "toy/values"}
+    assert rows["positive"]["streams"]["main"]["run_id"] == smoke.run_id
+    assert set(rows["positive"]["streams"]) == {"main", "confirm"}
+    at_quick = {r["id"]: r for r in ledger([laptop, gpu], preset="quick") if r["experiment"] == "toy/values"}
+    assert at_quick["positive"]["streams"]["main"]["run_id"] == quick.run_id
+    assert at_quick["positive"]["streams"]["confirm"]["status"] == "PASS"
+    only = {r["id"]: r for r in ledger(laptop) if r["experiment"] == "toy/values"}
+    assert set(only["positive"]["streams"]) == {"main"}
+    code, text, _ = run_main(capsys, "claims", "--out", str(laptop), "--out", str(gpu), "--preset", "quick",
+                             "--json")
+    got = {(r["experiment"], r["id"]): r for r in json.loads(text)}
+    assert code == 0 and got[("toy/values", "positive")]["streams"]["main"]["run_id"] == quick.run_id
+    code, _, err = run_main(capsys, "claims", "--out", str(laptop), "--out", str(tmp_path / "typo"))
+    assert code == 2 and "typo" in err and len(err.strip().splitlines()) == 1
 
 
 def test_record_status_never_reports_a_disagreement_as_either():

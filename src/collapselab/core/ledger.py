@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,23 +57,38 @@ def _stream_verdict(run: dict[str, Any] | None, claim_id: str, fingerprint: str)
     return out
 
 
-def ledger(out_dir: str | Path | None = None, *, preset: str | None = None,
+def _folders(out_dir: str | Path | Sequence[str | Path] | None) -> list[Path]:
+    if out_dir is None:
+        return []
+    return [Path(out_dir)] if isinstance(out_dir, (str, Path)) else [Path(d) for d in out_dir]
+
+
+def _latest(stores: list[Store], experiment: str, preset: str | None, stream: str) -> dict[str, Any] | None:
+    """The latest finished run of ``experiment`` on ``stream`` (at ``preset``) over every store."""
+    runs = [r for s in stores if (r := s.latest_run(experiment, preset=preset, stream=stream)) is not None]
+    return max(runs, key=lambda r: r["started"], default=None)
+
+
+def ledger(out_dir: str | Path | Sequence[str | Path] | None = None, *, preset: str | None = None,
            streams: list[str] | None = None, lock: Lock | None = None) -> list[dict[str, Any]]:
     """One row per registered claim: the claim as declared (with ``version``, ``history`` and the
     ``restated`` label), and per seed stream (``streams``; default: every stream with a finished run in
     ``out_dir``, ``main`` first) the verdict of the experiment's latest finished run on it (at ``preset``
-    when given). ``status`` is the record status over the streams (:func:`record_status`); ``measured``,
-    ``needs``, ``preset`` and ``run_id`` are those of the last stream that ran the claim."""
+    when given). ``out_dir`` may name several results folders (say, a laptop's quick runs and a GPU
+    machine's full runs copied back): each experiment's latest run per stream is then taken over all of
+    them, by start time; a folder without a store adds nothing. ``status`` is the record status over the
+    streams (:func:`record_status`); ``measured``, ``needs``, ``preset`` and ``run_id`` are those of the
+    last stream that ran the claim."""
     lock = read_lock() if lock is None else lock
-    db = store_path(out_dir) if out_dir is not None else None
-    store = Store(db) if db is not None and db.exists() else None
     for s in streams or []:
         check_stream(s)
+    stores = [Store(db) for db in map(store_path, _folders(out_dir)) if db.exists()]
     rows = []
     try:
-        names = streams or (store.streams() if store else []) or [MAIN_STREAM]
+        found = sorted({s for st in stores for s in st.streams()}, key=lambda s: (s != MAIN_STREAM, s))
+        names = streams or found or [MAIN_STREAM]
         for name, exp in all_experiments().items():
-            runs = {s: store.latest_run(name, preset=preset, stream=s) if store else None for s in names}
+            runs = {s: _latest(stores, name, preset, s) for s in names}
             for claim in exp.claims:
                 decl, fp = lock.get(exp, claim), fingerprint(exp, claim)
                 per = {s: _stream_verdict(runs[s], claim.id, fp) for s in names}
@@ -94,7 +110,7 @@ def ledger(out_dir: str | Path | None = None, *, preset: str | None = None,
                     "measured": last["measured"], "needs": last["needs"], "preset": last["preset"],
                     "run_id": last["run_id"]})
     finally:
-        if store is not None:
+        for store in stores:
             store.close()
     return rows
 
