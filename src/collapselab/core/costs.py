@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from collapselab.core.experiment import Experiment
+from collapselab.core.jsonfile import read_object, write_atomic
 from collapselab.core.store import Store, store_path
 from collapselab.core.sweep import cell_key
 
@@ -102,16 +103,8 @@ class CellRates:
 
 def read_rates(path: str | Path | None = None) -> CellRates:
     """The calibration in ``path`` (default: the package's ``cell_rates.json``; an absent file is empty)."""
-    p = Path(path) if path is not None else RATES_PATH
-    if not p.exists():
-        return CellRates()
-    try:
-        data = json.loads(p.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RatesError(f"{p} is not a readable cell-rates file ({exc})") from None
-    if not isinstance(data, dict):
-        raise RatesError(f"{p} is not a cell-rates file (a JSON object)")
-    return CellRates.from_dict(data)
+    data = read_object(Path(path) if path is not None else RATES_PATH, RatesError, "cell-rates file")
+    return CellRates() if data is None else CellRates.from_dict(data)
 
 
 def write_rates(rates: CellRates, path: str | Path | None = None, *, force: bool = False) -> Path:
@@ -121,11 +114,7 @@ def write_rates(rates: CellRates, path: str | Path | None = None, *, force: bool
     p = Path(path) if path is not None else RATES_PATH
     if p.exists() and not force and p.resolve() != RATES_PATH.resolve():
         raise RatesError(f"{p} exists; it was left untouched: write to a new file or pass --force")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(json.dumps(rates.to_dict(), indent=1) + "\n")
-    tmp.replace(p)
-    return p
+    return write_atomic(p, rates.to_dict())
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from collapselab.core.jsonfile import read_object, write_atomic
+
 if TYPE_CHECKING:
     from collapselab.core.claims import Claim, ClaimOutcome
     from collapselab.core.experiment import Experiment
@@ -202,16 +204,16 @@ class Lock:
 def read_lock(path: str | Path | None = None) -> Lock:
     """Read the record (``claims.lock`` in the package when ``path`` is None; an absent file is empty)."""
     path = Path(path) if path is not None else LOCK_PATH
-    if not path.is_file():
+    data = read_object(path, LockError, "claims record")
+    if data is None:
         return Lock()
     try:
-        data = json.loads(path.read_text())
         claims = {}
         for key, d in data["claims"].items():
             history = tuple(HistoryEntry(**h) for h in d.get("history", []))
             claims[key] = Declaration(int(d["version"]), str(d["fingerprint"]), history)
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise LockError(f"{path} is not a valid claims record: {exc}") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise LockError(f"{path} is not a valid claims record: {exc!r}") from None
     return Lock(claims)
 
 
@@ -222,10 +224,7 @@ def write_lock(lock: Lock, path: str | Path | None = None) -> Path:
             "about": "Claim declarations: version, fingerprint and history of every built-in claim "
                      "(collapselab.core.declarations). Update with `collapselab lock`, never by hand.",
             "claims": {k: lock.claims[k].to_dict() for k in sorted(lock.claims)}}
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
-    tmp.replace(path)
-    return path
+    return write_atomic(path, data)
 
 
 @dataclass(frozen=True)
