@@ -67,7 +67,7 @@ def _queue_run(monkeypatch, tmp_path, costs: dict[str, float], streams=("main",)
             events.append(("cell", record.experiment, record.stream, record.params["i"]))
             yield record
 
-    monkeypatch.setattr(rep, "run_tasks", fake_run_tasks)
+    monkeypatch.setattr(runner, "run_tasks", fake_run_tasks)  # the queue of reproduce runs in runner.run_queue
     result = rep.reproduce(tmp_path, preset="smoke", only=["toy"], workers=2, streams=streams,
                            on_start=lambda label: events.append(("report", label)))
     return events, result

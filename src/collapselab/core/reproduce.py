@@ -32,7 +32,7 @@ from collapselab.core.registry import UnknownExperiment, all_experiments
 from collapselab.core.report import known_papers, write_report, write_site
 from collapselab.core.runner import RunReport, run_experiment
 from collapselab.core.store import MAIN_STREAM, check_stream, store_path
-from collapselab.core.sweep import WorkerPool, run_tasks
+from collapselab.core.sweep import WorkerPool
 
 
 @dataclass
@@ -195,7 +195,7 @@ def _one_queue(runs: list[tuple[PaperOutcome, str]], out_dir: str | Path, *, lab
     on with the queue. Reports land in each run's outcome; an experiment that fails to plan or to analyse
     is recorded in ``outcome.errors``."""
     from collapselab.core.costs import read_rates
-    from collapselab.core.runner import Job, RunInterrupted
+    from collapselab.core.runner import Job, run_queue
     from collapselab.core.store import Store
 
     rates = read_rates().experiments
@@ -226,7 +226,7 @@ def _one_queue(runs: list[tuple[PaperOutcome, str]], out_dir: str | Path, *, lab
     with Store(store_path(out_dir)) as store:
         for _, job in jobs:
             job.start(store, backend)
-        by_run = {(job.name, job.stream): (outcome, job) for outcome, job in jobs}
+        outcome_of = {(job.name, job.stream): outcome for outcome, job in jobs}
         # runs longest first (total forecast of their cells), each run's cells together, costliest first: an
         # experiment's per-worker caches (trained generators, prepared corpora) see its cells as in a run of
         # that experiment alone, and the short runs fill the end of the queue
@@ -239,28 +239,9 @@ def _one_queue(runs: list[tuple[PaperOutcome, str]], out_dir: str | Path, *, lab
         for outcome, job in jobs:  # nothing to run: analyse now
             if not job.todo:
                 finish(outcome, job, store)
-        saved, finished = 0, False
-        try:
-            try:
-                for record in run_tasks(queue, backend=backend, workers=workers,
-                                        ray_address=ray_address, pool=pool):
-                    outcome, job = by_run[(record.experiment, record.stream)]
-                    job.put(store, record)
-                    saved += 1
-                    if bar:
-                        bar.advance(record)
-                    if job.remaining == 0:
-                        finish(outcome, job, store)
-            except KeyboardInterrupt:
-                raise RunInterrupted("the reproduction", saved, total) from None
-            finished = True
-        finally:
-            if bar:
-                bar.stop()
-            if not finished:
-                for _, job in jobs:
-                    if job.remaining:
-                        job.interrupt(store)
+        run_queue(queue, [job for _, job in jobs], store, what="the reproduction", total=total, backend=backend,
+                  workers=workers, ray_address=ray_address, pool=pool, progress=bar,
+                  on_done=lambda job: finish(outcome_of[(job.name, job.stream)], job, store))
 
 
 @contextmanager

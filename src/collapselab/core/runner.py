@@ -27,7 +27,8 @@ from collapselab.core.registry import get_experiment
 from collapselab.core.store import MAIN_STREAM, STORE_NAME, CellRecord, Store, check_stream, store_path
 from collapselab.core.sweep import Task, WorkerPool, cell_key, derive_seed, run_tasks
 
-__all__ = ["STORE_NAME", "Job", "RunInterrupted", "RunReport", "plan", "redraw", "run_experiment", "store_path"]
+__all__ = ["STORE_NAME", "Job", "RunInterrupted", "RunReport", "plan", "redraw", "run_experiment", "run_queue",
+           "store_path"]
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -109,26 +110,45 @@ def run_experiment(name: str, *, preset: str = "smoke", overrides: list[str] | N
         job.start(store, backend)
         if progress:
             progress.start(name, len(job.tasks), job.counts["skipped"])
-        finished = False
-        try:
-            try:
-                for record in run_tasks(job.todo, backend=backend, workers=workers, ray_address=ray_address,
-                                        pool=pool):
-                    job.put(store, record)
-                    if progress:
-                        progress.advance(record)
-            except KeyboardInterrupt:
-                raise RunInterrupted(name, job.counts["done"] + job.counts["failed"], len(job.tasks)) from None
-            finished = True
-        finally:
-            if progress:
-                progress.stop()
-            if not finished:
-                job.interrupt(store)
+        run_queue(job.todo, [job], store, what=name, total=len(job.tasks), backend=backend, workers=workers,
+                  ray_address=ray_address, pool=pool, progress=progress)
         report = job.finish(store, out_dir)
     if on_report is not None:
         on_report(report)
     return report
+
+
+def run_queue(queue: list[Task], jobs: list[Job], store: Store, *, what: str, total: int,
+              backend: str = "local", workers: int = 1, ray_address: str | None = None,
+              pool: WorkerPool | None = None, progress: Progress | None = None,
+              on_done: Callable[[Job], Any] | None = None) -> None:
+    """Run the cells of ``queue`` (tasks of the started ``jobs``) and store each in its job as it finishes;
+    ``on_done(job)`` once a job's last cell is stored (the workers go on with the queue meanwhile).
+    ``progress`` (started by the caller) advances per cell and is stopped at the end. If the queue does not
+    finish, every job still open is closed as interrupted in the store; Ctrl-C raises
+    :class:`RunInterrupted` naming ``what``, with the cells saved so far out of ``total``."""
+    by_run = {(job.name, job.stream): job for job in jobs}
+    saved, finished = 0, False
+    try:
+        try:
+            for record in run_tasks(queue, backend=backend, workers=workers, ray_address=ray_address, pool=pool):
+                job = by_run[(record.experiment, record.stream)]
+                job.put(store, record)
+                saved += 1
+                if progress:
+                    progress.advance(record)
+                if job.remaining == 0 and on_done is not None:
+                    on_done(job)
+        except KeyboardInterrupt:
+            raise RunInterrupted(what, saved, total) from None
+        finished = True
+    finally:
+        if progress:
+            progress.stop()
+        if not finished:
+            for job in jobs:
+                if job.open:
+                    job.interrupt(store)
 
 
 class Job:
@@ -155,6 +175,7 @@ class Job:
         self.counts = {"total": len(self.tasks), "skipped": 0, "done": 0, "failed": 0}
         self.run_id = ""
         self.remaining = 0
+        self.open = False  # started in a store and not yet finished or interrupted
 
     def start(self, store: Store, backend: str = "local") -> None:
         """Open the run in ``store``: the cells not stored yet (or failed, with ``retry_failed``) are ``todo``."""
@@ -166,6 +187,7 @@ class Job:
         self.counts["skipped"] = len(self.tasks) - len(self.todo)
         self.remaining = len(self.todo)
         self.run_id = new_run_id()
+        self.open = True
         store.start_run(self.run_id, self.name, self.preset, self.params.model_dump(mode="json"),
                         info=run_info(self.device, backend), stream=self.stream)
 
@@ -177,10 +199,12 @@ class Job:
 
     def interrupt(self, store: Store) -> None:
         """Close the run as interrupted (its finished cells stay in the store)."""
+        self.open = False
         store.finish_run(self.run_id, status="interrupted", counts=self.counts, claims=[])
 
     def finish(self, store: Store, out_dir: str | Path) -> RunReport:
         """Analyse the stored cells of the grid, judge the claims, write the artifacts; close the run."""
+        self.open = False
         name, tasks, experiment, params = self.name, self.tasks, self.experiment, self.params
         keys = [(t.cell_key, t.replicate) for t in tasks]
         frame = store.frame(name, keys, stream=self.stream)
