@@ -193,14 +193,29 @@ class _TrainsNet:
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         device: str | torch.device = "cpu",
+        together: bool = False,
     ) -> Self:
         """Train each net with Adam on cross-entropy, the batch order from its seed; ``info_["final_loss"]``
-        is the last epoch's mean loss (averaged over the nets)."""
+        is the last epoch's mean loss (averaged over the nets).
+
+        ``together=True`` (a deep ensemble's members): the nets take their steps together, as one batched
+        model (:func:`collapselab.nn.fit_replicates`: each member keeps its init, its batch order and its
+        optimiser state, so it trains as it would alone, up to float rounding; an MLP's members run as
+        one batched matrix product per layer, ~3x faster for small MLPs on a CPU thread). One net trains
+        as without it."""
         _check_xy(x, y)
-        losses = [
-            _train(net, x, y, s, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, device=device)
-            for net, s in self._trained_nets()
-        ]
+        nets = self._trained_nets()
+        kw = {"epochs": check_int("epochs", epochs, low=0), "batch_size": check_int("batch_size", batch_size, low=1),
+              "lr": check_real("lr", lr, low=0.0, low_open=True),
+              "weight_decay": check_real("weight_decay", weight_decay, low=0.0), "device": device}
+        if together and len(nets) > 1:
+            from collapselab.nn.batched import fit_replicates
+
+            done = fit_replicates(lambda k: nets[k][0], range(len(nets)), x, y,
+                                  generators=[_gen(s) for _, s in nets], **kw)
+            losses = [e[-1] if e else float("nan") for e in done.epoch_losses]
+        else:
+            losses = [_train(net, x, y, s, **kw) for net, s in nets]
         self.info_["final_loss"] = float(np.mean(losses))
         return self
 
