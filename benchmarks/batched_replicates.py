@@ -1,11 +1,11 @@
 """K replicates of one small model trained together (:mod:`collapselab.nn.batched`) against one after another.
 
-The shapes are the experiments' own: the attacking-bayes MLP (196 -> 32 -> 10, Adam, batch 128), the
-sween ``mlp`` candidate (784 -> 256 -> 10, Adam, batch 128), the min-width decoder (LIS at L = 20,
-2 layers, 2 heads, widths 16 and 48, AdamW, batch 64) and the eigenvalues decoder (width 48, 2 layers,
-4 heads, batch 32); and attacking-bayes' deep ensemble as its experiments fit it (5 members,
-``DeepEnsemble.fit`` against ``fit(together=True)``). Both arms take the same steps on one thread
-(``torch.set_num_threads(1)``); the sequential arm is the project's own path (:func:`collapselab.nn.fit`, :func:`collapselab.nn.train_decoder`).
+The shapes are the experiments' own: the attacking-bayes MLP (196 -> 32 -> 10, Adam, batch 128), the sween
+``mlp`` candidate (784 -> 256 -> 10, Adam, batch 128), the min-width decoder (LIS at L = 20, 2 layers, 2 heads,
+widths 16 and 48, AdamW, batch 64) and the eigenvalues decoder (width 48, 2 layers, 4 heads, batch 32); and
+attacking-bayes' deep ensemble as its experiments fit it (5 members, ``DeepEnsemble.fit`` against
+``fit(together=True)``). Both arms take the same steps on one thread (``torch.set_num_threads(1)``); the
+sequential arm is the project's own path (:func:`collapselab.nn.fit`, :func:`collapselab.nn.train_decoder`).
 Prints the seconds of each arm (the best of ``--repeats`` timings, so that other work on the cores inflates
 neither) and the ratio sequential / batched (goal: >= 3x).
 
