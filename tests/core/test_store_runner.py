@@ -6,7 +6,7 @@ import toy_experiments  # noqa: F401  (registers toy/*)
 
 from collapselab.core.environment import cpu_description
 from collapselab.core.runner import run_experiment, store_path
-from collapselab.core.store import Store, StoreError
+from collapselab.core.store import CellRecord, Store, StoreError
 
 
 def test_run_writes_artifacts_and_resumes(tmp_path):
@@ -128,3 +128,17 @@ def test_a_shared_pool_stopped_midway_starts_new_workers_next_time():
         again = list(run_local(tasks, 2, pool))
     assert first.status == "done" and [r.status for r in again] == ["done"] * len(tasks)
     assert first.metrics["pid"] not in {r.metrics["pid"] for r in again}
+
+
+def test_a_runs_frame_follows_the_plan_not_the_order_cells_finished(tmp_path):
+    """Workers finish cells in any order; the frame an analysis reads is in the planned order, so a
+    bootstrap over its rows or a groupby in order of appearance gives the same numbers on every run."""
+    planned = [("b", 0), ("a", 0), ("b", 1), ("a", 1)]
+    with Store(tmp_path / "s.sqlite") as store:
+        store.start_run("r", "toy/values", "smoke", {}, info={})
+        for key, rep in [("a", 1), ("b", 1), ("a", 0), ("b", 0), ("c", 0)]:  # as the workers happened to finish
+            store.put_cell(CellRecord("toy/values", key, rep, {"k": key}, 7, "done", {"v": rep}, 0.1), "r")
+        frame = store.frame("toy/values", iter(planned))
+        assert list(zip(frame["cell_key"], frame["replicate"])) == planned
+        assert list(zip(*store.frame("toy/values")[["cell_key", "replicate"]].T.values)) == [
+            ("a", 1), ("b", 1), ("a", 0), ("b", 0), ("c", 0)]  # no keys: every cell, as stored

@@ -242,20 +242,25 @@ class Store:
     def frame(self, experiment: str, keys: Iterable[tuple[str, int]] | None = None,
               *, include_failed: bool = False, stream: str = MAIN_STREAM) -> pd.DataFrame:
         """One row per stored cell of ``stream``: its params, its metrics (columns), replicate, seed,
-        wall_time."""
+        wall_time. With ``keys`` ((cell_key, replicate) pairs, e.g. a run's planned tasks): only those
+        cells, in the order of ``keys``, so that an analysis sees the same frame whatever order the workers
+        finished the cells in (a bootstrap over rows, a groupby in order of appearance); without, every
+        cell in the order stored."""
         cur = self.conn.execute(
             "SELECT cell_key, replicate, params, seed, metrics, wall_time, status FROM cells WHERE experiment=?"
             " AND stream=?" + ("" if include_failed else " AND status='done'") + " ORDER BY id",
             (experiment, stream))
-        wanted = set(keys) if keys is not None else None
+        order = {k: i for i, k in enumerate(keys)} if keys is not None else None
         rows = []
         for key, rep, params, seed, metrics, wall, status in cur:
-            if wanted is not None and (key, rep) not in wanted:
+            if order is not None and (key, rep) not in order:
                 continue
             row = dict(json.loads(params))
             row.update(json.loads(metrics) if metrics else {})
             row.update(replicate=rep, seed=seed, wall_time=wall, status=status, cell_key=key)
             rows.append(row)
+        if order is not None:
+            rows.sort(key=lambda row: order[(row["cell_key"], row["replicate"])])
         return pd.DataFrame(rows)
 
     def finished_cells(self, experiment: str) -> list[tuple[dict, float, str | None, str, str, str, str]]:
