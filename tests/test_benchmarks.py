@@ -10,7 +10,7 @@ import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 SMOKED = ["batched_replicates.py", "roofline.py", "quick_profile.py", "device_speedup.py", "sweep_overhead.py",
-          "certify_throughput.py"]
+          "certify_throughput.py", "pool_speed.py"]
 
 
 @pytest.mark.slow

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from collapselab._validation import check_choice, check_int
-from collapselab.nn import MLP, ConvNet, LeNet, init_parameters
+from collapselab.nn import MLP, AvgPool2d, ConvNet, LeNet, init_parameters
 
 _KINDS = {"mlp": MLP, "convnet": ConvNet, "lenet": LeNet}
 
@@ -55,7 +55,7 @@ def build_net(
         net = _KINDS[arch["kind"]](**kwargs, dropout=dropout)
     except TypeError as exc:
         raise ValueError(f"`arch` has keys that {arch['kind']!r} does not take: {exc}") from None
-    layers = [nn.AvgPool2d(arch["pool"])] if arch["pool"] > 1 else []
+    layers = [AvgPool2d(arch["pool"])] if arch["pool"] > 1 else []
     model = nn.Sequential(*layers, net)
     if generator is not None:
         init_parameters(model, generator)

@@ -15,6 +15,8 @@ import torch.fx
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from collapselab.nn.pool import AvgPool2d, MaxPool2d
+
 
 def _foldable(conv: nn.Module, bn: nn.Module) -> bool:
     """A Conv2d followed by a BatchNorm2d that normalises with running statistics in eval mode."""
@@ -37,12 +39,19 @@ def _pairs_in_sequentials(model: nn.Module) -> list[tuple[str, str]]:
     return pairs
 
 
+class _Tracer(torch.fx.Tracer):
+    """torch.fx's tracer, with :mod:`collapselab.nn.pool`'s layers kept as leaves like torch's own."""
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return isinstance(m, (AvgPool2d, MaxPool2d)) or super().is_leaf_module(m, module_qualified_name)
+
+
 def _pairs_in_graph(model: nn.Module) -> list[tuple[str, str]] | None:
     """(conv, bn) names from the dataflow graph of ``model`` (torch.fx symbolic trace): the bn's only
     input is the conv's output, which nothing else reads, and each module is called exactly once and its
     parameters are read nowhere else. None when the model cannot be traced."""
     try:
-        graph = torch.fx.symbolic_trace(model).graph
+        graph = _Tracer().trace(model)
     except Exception:  # noqa: BLE001 -- data-dependent control flow etc.: fall back to nn.Sequential pairs
         return None
     calls = Counter(n.target for n in graph.nodes if n.op == "call_module")
@@ -63,7 +72,7 @@ def _pairs_in_graph(model: nn.Module) -> list[tuple[str, str]] | None:
     return pairs
 
 
-_FRESH = (nn.Conv2d, nn.Linear, nn.BatchNorm2d, nn.AvgPool2d, nn.MaxPool2d)  # return a new tensor
+_FRESH = (nn.Conv2d, nn.Linear, nn.BatchNorm2d, nn.AvgPool2d, nn.MaxPool2d, AvgPool2d, MaxPool2d)  # new tensors
 _PASS = (nn.Identity, nn.Dropout, nn.Flatten)  # return their input or a view of it (Dropout in eval)
 
 

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from collapselab._validation import check_choice, check_int, check_real
+from collapselab.nn.pool import AvgPool2d, MaxPool2d
 
 
 class MLP(nn.Module):
@@ -66,7 +67,7 @@ class ConvNet(nn.Module):
         layers: list[nn.Module] = []
         c, size = in_channels, check_int("image_size", image_size, low=1)
         for _ in range(depth):
-            layers += [nn.Conv2d(c, width, 3, padding=1), _norm(norm, width), nn.ReLU(), nn.AvgPool2d(2)]
+            layers += [nn.Conv2d(c, width, 3, padding=1), _norm(norm, width), nn.ReLU(), AvgPool2d(2)]
             c, size = width, size // 2
         if size < 1:
             raise ValueError(f"`depth`={depth} pools a {image_size}px image below 1px")
@@ -86,8 +87,8 @@ class LeNet(nn.Module):
         super().__init__()
         check_int("image_size", image_size, low=12)
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2))
+            nn.Conv2d(in_channels, 6, 5, padding=2), nn.ReLU(), MaxPool2d(2),
+            nn.Conv2d(6, 16, 5), nn.ReLU(), MaxPool2d(2))
         size = ((image_size // 2) - 4) // 2
         self.head = nn.Sequential(
             nn.Flatten(), nn.Linear(16 * size * size, 120), nn.ReLU(),

@@ -88,12 +88,15 @@ class _Stepper:
             logits = self.model(self.rows, start=self.rows.shape[1] - 1)[:, -1]  # the head at the last position only
         return F.log_softmax(logits.float(), -1)  # (N, V)
 
-    def advance(self, source: torch.Tensor, tokens: torch.Tensor, last: bool) -> None:
-        """Rows become rows[source] + tokens (N',); the cache follows the same reordering."""
+    def advance(self, source: torch.Tensor | None, tokens: torch.Tensor, last: bool) -> None:
+        """Rows become rows[source] + tokens (N',); the cache follows the same reordering. ``source`` None
+        keeps every row in place (no copy of the cache)."""
         pos = self.rows.shape[1]
-        self.rows = torch.cat([self.rows.index_select(0, source), tokens[:, None]], 1)
+        rows = self.rows if source is None else self.rows.index_select(0, source)
+        self.rows = torch.cat([rows, tokens[:, None]], 1)
         if self.cache and not last:
-            self.states = _reorder(self.states, source)
+            if source is not None:
+                self.states = _reorder(self.states, source)
             self.logits, self.states = self.model.step(tokens, self.states, pos)
 
 
@@ -193,7 +196,6 @@ def sample_answers(model: DecoderLM, prompts: torch.Tensor, *, num_samples: int,
     for start in range(0, rows.shape[0], batch_size):
         stepper = _Stepper(model, rows[start:start + batch_size], cache)
         n = stepper.rows.shape[0]
-        keep = torch.arange(n, device=device)
         lp = torch.zeros(n, device=device)
         done = torch.zeros(n, dtype=torch.bool, device=device)
         for step in range(max_new_tokens):
@@ -207,7 +209,7 @@ def sample_answers(model: DecoderLM, prompts: torch.Tensor, *, num_samples: int,
             lp = lp + torch.where(done, torch.zeros_like(lp), logp.gather(1, nxt[:, None]).squeeze(1))
             if stop_token is not None:
                 done = done | (nxt == stop_token)
-            stepper.advance(keep, nxt, last=step == max_new_tokens - 1)
+            stepper.advance(None, nxt, last=step == max_new_tokens - 1)
         outs.append(stepper.rows[:, P:].cpu())
         lps.append(lp.cpu())
     return Decoded(torch.cat(outs).view(B, num_samples, -1), torch.cat(lps).view(B, num_samples))
