@@ -112,6 +112,16 @@ def test_beats_rule_pass_fail_inconclusive_and_ties_never_pass():
     assert tie.status == "FAIL"  # an exact tie never passes "beats"
 
 
+def test_beats_fails_a_significant_reversal_however_wide():
+    # B beats A on every seed, but the interval is wider than the resolution: the data show A does not beat B
+    rev = stats.beats(stats.paired_difference([-0.3, -0.05, -0.6, -0.1, -0.4, -0.2], [0] * 6), resolution=0.05)
+    assert rev.status == "FAIL" and "reversed" in rev.text
+    assert stats.beats(stats.from_estimate(-0.5, 0.2, df=5), resolution=0.05).status == "FAIL"
+    # on the wrong side of 0 but not significantly: undecided, as before
+    mixed = stats.beats(stats.paired_difference([-0.3, 0.4, -0.6, 0.1, -0.4, 0.2], [0] * 6), resolution=0.05)
+    assert mixed.status == "INCONCLUSIVE" and "reversed" not in mixed.text
+
+
 def test_matches_rule():
     assert stats.matches(_cmp([0.01, -0.01, 0.0, 0.02, -0.02]), margin=0.1).status == "PASS"
     assert stats.matches(_cmp([1.0, 1.01, 0.99, 1.02, 0.98]), margin=0.1).status == "FAIL"

@@ -11,7 +11,8 @@ comparison into a :class:`Decision`, whose advice reads the distance between the
 
 * :func:`beats` -- "A beats B": PASS only when the one-sided test rejects ``effect <= 0`` (so a tie never
   passes); FAIL when it does not and the interval is narrow enough to have seen an effect of the declared
-  ``resolution``; otherwise INCONCLUSIVE, saying how much more data would make it judgeable.
+  ``resolution``, or when B significantly beats A; otherwise INCONCLUSIVE, saying how much more data would
+  make it judgeable.
 * :func:`matches` -- "A matches B": two one-sided tests (TOST) against a declared margin.
 * :func:`at_most` -- "A does not beat B": PASS only when the interval rules out an advantage above the
   margin; never by default when the data are too noisy.
@@ -576,10 +577,12 @@ def _more_data(cmp: Comparison, target: float, goal: str = "") -> str:
 
 def beats(cmp: Comparison, *, resolution: float, alpha: float = 0.05) -> Decision:
     """"A beats B" for ``cmp`` = A - B: PASS iff the one-sided test rejects ``effect <= 0`` at ``alpha``
-    (CI low bound > 0; a tie never passes); FAIL when it does not and the interval half-width is at most
-    ``resolution`` (the data could have shown an effect of that size); else INCONCLUSIVE. The advice reads
-    the estimate: on the wrong side of 0 more data would not PASS this (it sizes the data to FAIL); else it
-    sizes the data to decide either way if the estimate holds (half-width below max(estimate, resolution))."""
+    (CI low bound > 0; a tie never passes); FAIL when it does not and either the interval half-width is at
+    most ``resolution`` (the data could have shown an effect of that size) or the reverse one-sided test
+    rejects ``effect >= null`` at ``alpha`` (B significantly beats A, however wide the interval); else
+    INCONCLUSIVE. The advice reads the estimate: on the wrong side of 0 more data would not PASS this (it
+    sizes the data to FAIL); else it sizes the data to decide either way if the estimate holds (half-width
+    below max(estimate, resolution))."""
     if not resolution > 0:
         raise ValueError(f"`resolution` must be > 0, got {resolution!r}")
     text = cmp.text()
@@ -587,6 +590,9 @@ def beats(cmp: Comparison, *, resolution: float, alpha: float = 0.05) -> Decisio
         return Decision("PASS", text)
     if cmp.halfwidth <= resolution:
         return Decision("FAIL", text)
+    reverse = _pvalue(cmp, cmp.null, "less")
+    if cmp.estimate < cmp.null and reverse < alpha:
+        return Decision("FAIL", text + f"; reversed: effect < {cmp.null:g} at p={reverse:.3g}")
     text += f"; half-width {cmp.halfwidth:.3g} > resolution {resolution:g}"
     if cmp.estimate <= 0:
         return Decision("INCONCLUSIVE", text, "more data would not PASS this (the estimate is not above 0); "

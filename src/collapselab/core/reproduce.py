@@ -211,7 +211,8 @@ def _one_queue(runs: list[tuple[PaperOutcome, str]], out_dir: str | Path, *, lab
             return float("inf")
         return float(exp.cell_cost(task.cell)) * rate.cpu_seconds_per_unit
 
-    def finish(outcome: PaperOutcome, job: Job, store: Store) -> None:
+    def finish(job: Job) -> None:
+        outcome = outcome_of[(job.name, job.stream)]
         if on_start:
             on_start(label(outcome, job.name))
         report = None
@@ -236,12 +237,12 @@ def _one_queue(runs: list[tuple[PaperOutcome, str]], out_dir: str | Path, *, lab
         bar = progress() if progress else None
         if bar:
             bar.start(f"{len(jobs)} experiment runs", total, total - len(queue))
-        for outcome, job in jobs:  # nothing to run: analyse now
+        for _, job in jobs:  # nothing to run: analyse now
             if not job.todo:
-                finish(outcome, job, store)
+                finish(job)
         run_queue(queue, [job for _, job in jobs], store, what="the reproduction", total=total, backend=backend,
                   workers=workers, ray_address=ray_address, pool=pool, progress=bar,
-                  on_done=lambda job: finish(outcome_of[(job.name, job.stream)], job, store))
+                  on_done=finish)
 
 
 @contextmanager

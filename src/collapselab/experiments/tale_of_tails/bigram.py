@@ -79,20 +79,25 @@ def cell_cost(cell: dict) -> float:
     """CPU seconds of one replicate of a cell (one thread), a model of what ``run_cell`` does, from timings
     at n_contexts = vocab_size = 100, 1,000 (quick) and 10,000 (full), T up to 1e8:
 
-    * exact (and ``mc-exact``): hutter_pp_error costs ~ 0.034 + 1.6e-5 sqrt(n_contexts x vocab_size) s
+    * exact (and ``mc-exact``): hutter_pp_error costs ~ 0.025 + 1.2e-6 (n_contexts x vocab_size)^0.7 s
       per T point (its binomial sums run over the contexts' likely counts and the tokens, not over every
-      (context, token) pair: 0.05 s per point at 1,000 x 1,000, 0.2 s at 10,000 x 10,000);
+      (context, token) pair): ~0.026 s per point at 100 x 100, ~0.045 s at 1,000 x 1,000 and ~0.5 s at
+      10,000 x 10,000 (whole cells, each in a fresh process: 0.19-0.22 s for 6 points at 100 x 100, 0.61-0.86
+      s for 16 at 1,000 x 1,000, 12.9 s for 3 and 19-25 s for 25 at 10,000 x 10,000; a top-k cut is the
+      cheaper end of each range). A point's cost grows with T (at 10,000 x 10,000: 0.02 s at T = 10, 1-3.5
+      s at T = 1e8, the first point paying for the TV curve g): the term is the average over log-spaced
+      grids;
     * mc: per trial one sample of max(ts) pairs, ~7e-8 s per pair while the arrays stay small and ~1e-7 s
       at 1e8 pairs (memory traffic: 7e-8 (1 + max(ts) / 2.4e8), fitted to the full run's 200-trial cell),
       then per T a fit (counting, ~1.5e-8 s per pair, plus ~3e-9 s per (context, token) cell when the counts
       are dense);
 
     plus per cell 0.05 s and ~1.1e-7 s per (context, token) pair (the model's dense probability table:
-    ~7 s of the ~8 s a closed-form cell took at full, 10,000 x 10,000, whatever its number of T points)."""
+    ~10 s at 10,000 x 10,000, whatever the number of T points)."""
     cv, ts = float(cell["n_contexts"] * cell["vocab_size"]), [float(t) for t in cell["ts"]]
     build = 0.05 + 1.1e-7 * cv
     if cell["kind"] != "mc":
-        return build + len(ts) * (0.034 + 1.6e-5 * cv ** 0.5)
+        return build + len(ts) * (0.025 + 1.2e-6 * cv ** 0.7)
     t_max = max(ts)
     sample = 7e-8 * t_max * (1 + t_max / 2.4e8)
     fits = sum(1.5e-8 * t + (3e-9 * cv if cv <= 8 * t else 0.0) for t in ts)
